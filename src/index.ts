@@ -1,0 +1,27 @@
+export { NpUser } from './np-user.js';
+export { NpUserError, isNpUserError, NP_USER_ERROR_CODES } from './errors.js';
+export type { NpUserErrorCode, NpUserErrorOptions } from './errors.js';
+export { DEFAULTS, OPTION_BOUNDS } from './options.js';
+export type { NpUserOptions } from './options.js';
+export { memoryCodeStore } from './stores/memory.js';
+export type { MemoryCodeStore, MemoryCodeStoreOptions, MemoryStoreEntry } from './stores/memory.js';
+export { consoleMailer } from './mailers/console.js';
+export type { ConsoleMailerOptions } from './mailers/console.js';
+export { renderCodeMessage, groupCodeDigits } from './mailers/template.js';
+export type { RenderedMessage } from './mailers/template.js';
+export type {
+  CodeMessage,
+  CodeStore,
+  Mailer,
+  MailerSendOptions,
+  NpUserEvent,
+  NpUserEventReason,
+  NpUserEventType,
+  RequestCodeResult,
+  RequestContext,
+  StoreCounter,
+  StoreEntry,
+  TokenClaims,
+  ValidateTokenResult,
+  VerifyCodeResult,
+} from './types.js';

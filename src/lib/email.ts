@@ -1,0 +1,62 @@
+import { domainToASCII } from 'node:url';
+import { NpUserError } from '../errors.js';
+
+// RFC 5321 limits: 64 octets of local part, 254 for the whole path.
+const MAX_LOCAL_LENGTH = 64;
+const MAX_ADDRESS_LENGTH = 254;
+// Longer input is refused before any other work, so megabyte strings cost nothing.
+const MAX_INPUT_LENGTH = 512;
+
+// RFC 5322 dot-atom over ASCII `atext`: no quotes, comments, brackets, commas,
+// spaces or control characters, so an address can never become a list or a header.
+const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+// One LDH label (RFC 1123) after IDNA conversion and lowercasing.
+const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const ALL_DIGITS = /^[0-9]+$/;
+
+function invalid(): never {
+  throw new NpUserError('ERR_NPUSER_INVALID_EMAIL');
+}
+
+/**
+ * The canonical form of an address, or `ERR_NPUSER_INVALID_EMAIL`.
+ *
+ * Canonical means: trimmed; local part ASCII dot-atom lowercased with the
+ * locale-independent `toLowerCase`; domain converted to lowercase punycode
+ * (UTS #46) and made of at least two LDH labels with a non-numeric top label.
+ * Non-ASCII local parts are refused, since that is where case-folding
+ * collisions live; provider rewriting (Gmail dots, `+tags`) is not done, so
+ * distinct mailboxes stay distinct. `canonicalEmail(canonicalEmail(x)) === canonicalEmail(x)`.
+ *
+ * @throws TypeError when `input` is not a string.
+ * @internal
+ */
+export function canonicalEmail(input: unknown): string {
+  if (typeof input !== 'string') throw new TypeError('npuser: email must be a string');
+  if (input.length > MAX_INPUT_LENGTH) invalid();
+  const trimmed = input.trim();
+  const at = trimmed.indexOf('@');
+  if (at <= 0 || at !== trimmed.lastIndexOf('@')) invalid();
+  const local = trimmed.slice(0, at);
+  const domain = trimmed.slice(at + 1);
+  if (local.length > MAX_LOCAL_LENGTH || !DOT_ATOM.test(local)) invalid();
+  const asciiDomain = domainToAscii(domain);
+  const address = `${local.toLowerCase()}@${asciiDomain}`;
+  if (address.length > MAX_ADDRESS_LENGTH) invalid();
+  return address;
+}
+
+function domainToAscii(domain: string): string {
+  // Only letters, digits, hyphens, dots and non-ASCII letters may reach IDNA:
+  // this keeps URL syntax (`/`, `%`, `:`, `[`) and controls out of `domainToASCII`.
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
+  if (domain.length === 0 || /[\u0000-\u002c/:;<=>?@[\\\]^_`{|}~\u007f]/.test(domain)) invalid();
+  const ascii = domainToASCII(domain);
+  if (ascii.length === 0 || ascii.length > 253) invalid();
+  const labels = ascii.split('.');
+  if (labels.length < 2) invalid();
+  for (const part of labels) if (!LDH_LABEL.test(part)) invalid();
+  // A numeric top label would make `a@1.2.3.4` an IP literal in disguise.
+  if (ALL_DIGITS.test(labels[labels.length - 1] ?? '')) invalid();
+  return ascii;
+}

@@ -1,0 +1,78 @@
+import { NpUserError } from '../errors.js';
+import type { CodeStore, StoreCounter, StoreEntry } from '../types.js';
+
+function storeFailed(cause: unknown): NpUserError {
+  return new NpUserError('ERR_NPUSER_STORE_FAILED', { cause });
+}
+
+function garbage(operation: string): NpUserError {
+  return storeFailed(new Error(`store.${operation}() returned a value outside the CodeStore contract`));
+}
+
+const isPositive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
+const isPositiveInteger = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/**
+ * A CodeStore seen through npuser's fail-closed rules: every call is bounded
+ * by a timeout, every error becomes `ERR_NPUSER_STORE_FAILED`, and every reply
+ * is checked against the contract, so a broken store can refuse a sign-in
+ * but never grant one. Keys reaching the store are already hashes, so keeping
+ * the store's error as the cause reveals no address.
+ * @internal
+ */
+export class GuardedStore {
+  readonly #store: CodeStore;
+  readonly #timeoutMs: number;
+
+  constructor(store: CodeStore, timeoutMs: number) {
+    this.#store = store;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  async set(key: string, value: string, ttlMs: number): Promise<void> {
+    await this.#call('set', () => this.#store.set(key, value, ttlMs));
+  }
+
+  async get(key: string): Promise<StoreEntry | undefined> {
+    // Typed as the contract promises, checked as what a broken store may really return.
+    const entry: unknown = await this.#call('get', () => this.#store.get(key));
+    if (entry === undefined) return undefined;
+    if (!isRecord(entry) || typeof entry.value !== 'string' || !isPositive(entry.ttlMs)) throw garbage('get');
+    return { value: entry.value, ttlMs: entry.ttlMs };
+  }
+
+  async consume(key: string): Promise<string | undefined> {
+    const value: unknown = await this.#call('consume', () => this.#store.consume(key));
+    if (value !== undefined && typeof value !== 'string') throw garbage('consume');
+    return value;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#call('delete', () => this.#store.delete(key));
+  }
+
+  async increment(key: string, ttlMs: number): Promise<StoreCounter> {
+    const counter: unknown = await this.#call('increment', () => this.#store.increment(key, ttlMs));
+    if (!isRecord(counter) || !isPositiveInteger(counter.count) || !isPositive(counter.ttlMs)) throw garbage('increment');
+    return { count: counter.count, ttlMs: counter.ttlMs };
+  }
+
+  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(storeFailed(new Error(`store.${operation}() did not answer within ${this.#timeoutMs} ms`)));
+      }, this.#timeoutMs);
+    });
+    try {
+      // `then` turns a synchronous throw into a rejection; `race` keeps a late
+      // rejection of a timed-out call handled, so it never goes unhandled.
+      return await Promise.race([Promise.resolve().then(run), timeout]);
+    } catch (err) {
+      throw err instanceof NpUserError ? err : storeFailed(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,358 @@
+import { NpUserError } from './errors.js';
+import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
+import { canonicalEmail } from './lib/email.js';
+import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
+import { checkContext } from './lib/context.js';
+import { type CodeRecord, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
+import { type AddressKeys, type ClientKeys, addressKeys, clientKeys } from './lib/store-keys.js';
+import { GuardedStore } from './lib/guarded-store.js';
+import { redactError } from './lib/redact.js';
+import { consoleMailer } from './mailers/console.js';
+import { type NpUserOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { memoryCodeStore } from './stores/memory.js';
+import { type TokenSettings, signToken, verifyToken } from './token.js';
+import type {
+  CodeMessage,
+  Mailer,
+  NpUserEventReason,
+  NpUserEventType,
+  RequestCodeResult,
+  RequestContext,
+  ValidateTokenResult,
+  VerifyCodeResult,
+} from './types.js';
+
+const HOUR_MS = 3600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * Passwordless sign-in by emailed one-time code.
+ *
+ * `requestCode` mails a code and keeps only a keyed hash of it;
+ * `verifyCode` checks it once and returns a signed JWT whose `sub` is this
+ * app's pairwise pseudonym for the address; `validateToken` checks such a token.
+ *
+ * This is single-factor proof of mailbox control, as strong as an emailed
+ * password reset: right for blogs, comments and simple services, not for banks.
+ *
+ * @example
+ * ```ts
+ * import { NpUser } from 'npuser';
+ *
+ * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, appName: 'My blog' });
+ *
+ * await np.requestCode('ada@example.com', { clientKey: ip });   // mails a 6-digit code
+ * const { token } = await np.verifyCode('ada@example.com', '042917', { clientKey: ip });
+ * const { subject } = await np.validateToken(token);              // the same user next time
+ * ```
+ */
+export class NpUser {
+  readonly #options: ResolvedOptions;
+  readonly #keys: DerivedKeys;
+  readonly #store: GuardedStore;
+  readonly #mailer: Mailer;
+  readonly #token: TokenSettings;
+  // Compared against in the "no pending code" path, so it costs what a real comparison costs.
+  readonly #decoyDigest: Buffer;
+
+  /**
+   * @throws TypeError when an option is missing, of the wrong type or out of
+   * bounds, or when no `mailer` is given under `NODE_ENV=production`.
+   */
+  constructor(options: NpUserOptions) {
+    const resolved = resolveOptions(options);
+    if (resolved.mailer === undefined && process.env.NODE_ENV === 'production') {
+      throw new TypeError(
+        'npuser: options.mailer is required when NODE_ENV=production; the default console mailer would print codes to the log',
+      );
+    }
+    this.#options = resolved;
+    this.#keys = deriveKeys(resolved.secret, resolved.subjectSecret);
+    this.#store = new GuardedStore(
+      resolved.store ?? memoryCodeStore({ now: resolved.now }),
+      resolved.storeTimeoutMs,
+    );
+    this.#mailer = resolved.mailer ?? consoleMailer();
+    this.#token = {
+      key: this.#keys.signing,
+      issuer: resolved.issuer,
+      audience: resolved.audience,
+      ttlSeconds: resolved.tokenTtlSeconds,
+      clockToleranceSeconds: resolved.clockToleranceSeconds,
+    };
+    this.#decoyDigest = keyedHash(this.#keys.codeDigest, 'decoy');
+  }
+
+  /**
+   * Mail a new code to `email`, replacing any code sent before.
+   *
+   * Order of work: validate and canonicalise the address, check the limits
+   * (lock, per client, cooldown, per hour), store the code's keyed hash with
+   * its TTL, send. If the send fails the code is deleted, but the request
+   * still counts against the limits.
+   *
+   * @param email - The address as the user typed it.
+   * @param context - `clientKey` for per-client limits, `locale` for the message.
+   * @returns When the code expires.
+   * @throws TypeError when `email` is not a string or `context` is malformed.
+   * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL`, `ERR_NPUSER_RATE_LIMITED`,
+   * `ERR_NPUSER_TOO_MANY_ATTEMPTS` (address locked), `ERR_NPUSER_MAILER_FAILED`,
+   * `ERR_NPUSER_STORE_FAILED`.
+   *
+   * @example
+   * ```ts
+   * try {
+   *   const { expiresAt } = await np.requestCode(form.email, { clientKey: ip, locale: 'fr' });
+   * } catch (err) {
+   *   if (isNpUserError(err, 'ERR_NPUSER_RATE_LIMITED')) retryLater(err.retryAfterSeconds);
+   *   else throw err;
+   * }
+   * ```
+   */
+  async requestCode(email: string, context?: RequestContext): Promise<RequestCodeResult> {
+    const address = canonicalEmail(email);
+    const ctx = checkContext(context);
+    const o = this.#options;
+    const code = o.generateCode ? checkGeneratedCode(o.generateCode(o.codeLength), o.codeLength) : randomCode(o.codeLength);
+    const keys = this.#addressKeys(address);
+    const client = this.#clientKeys(ctx);
+
+    const failures = await this.#store.get(keys.failures);
+    if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
+      this.#emit('rate.limited', 'address-locked', address);
+      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
+    }
+    // The client's budget first: a client spraying many addresses is stopped
+    // before it can spend its victims' cooldowns and hourly allowances.
+    if (client) await this.#spend(client.requests, HOUR_MS, o.maxCodesPerClientPerHour, 'client-requests', address);
+    if (o.resendCooldownSeconds > 0) await this.#spend(keys.cooldown, o.resendCooldownSeconds * 1000, 1, 'cooldown', address);
+    await this.#spend(keys.hourly, HOUR_MS, o.maxCodesPerHour, 'hourly-limit', address);
+
+    const ttlMs = o.codeTtlSeconds * 1000;
+    const expiresAt = this.#now() + ttlMs;
+    const record: CodeRecord = { codeId: randomId(12), expiresAt, digest: this.#codeDigest(address, code) };
+    await this.#store.set(keys.code, serializeCodeRecord(record), ttlMs);
+
+    const message: CodeMessage = {
+      to: address,
+      code,
+      appName: o.appName,
+      expiresAt: new Date(expiresAt),
+      ttlSeconds: o.codeTtlSeconds,
+      ...(ctx.locale === undefined ? {} : { locale: ctx.locale }),
+    };
+    try {
+      await this.#send(message);
+    } catch (err) {
+      // A code nobody received must not stay guessable. If the delete fails
+      // too, the entry still expires with its TTL.
+      await this.#store.delete(keys.code).catch(() => undefined);
+      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, [address, code]) });
+    }
+    this.#emit('code.requested', 'sent', address);
+    return { expiresAt: new Date(expiresAt) };
+  }
+
+  /**
+   * Check a code once and, if it is right, return a signed token.
+   *
+   * The attempt is counted atomically before the comparison, so concurrent
+   * guesses can never evaluate more than `maxAttempts` times; a correct code is
+   * consumed atomically, so concurrent correct submissions yield one token.
+   * Wrong, expired, used and unknown codes all get `ERR_NPUSER_INVALID_CODE`.
+   *
+   * @param email - The address the code was requested for.
+   * @param code - The code as typed: ASCII spaces and hyphens are ignored.
+   * @param context - `clientKey` for the per-client failure budget.
+   * @throws TypeError when `email` or `code` is not a string, or `context` is malformed.
+   * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL`, `ERR_NPUSER_INVALID_CODE`,
+   * `ERR_NPUSER_TOO_MANY_ATTEMPTS`, `ERR_NPUSER_RATE_LIMITED`, `ERR_NPUSER_STORE_FAILED`.
+   *
+   * @example
+   * ```ts
+   * const { token, subject, expiresAt } = await np.verifyCode(form.email, form.code, { clientKey: ip });
+   * res.setHeader('Set-Cookie', `session=${token}; HttpOnly; Secure; SameSite=Lax`);
+   * ```
+   */
+  async verifyCode(email: string, code: string, context?: RequestContext): Promise<VerifyCodeResult> {
+    const address = canonicalEmail(email);
+    const digits = normalizeSubmittedCode(code, this.#options.codeLength);
+    const ctx = checkContext(context);
+    const o = this.#options;
+    const keys = this.#addressKeys(address);
+    const client = this.#clientKeys(ctx);
+    // Hashed on every path, so "no code", "expired" and "wrong" cost the same.
+    const digest = this.#codeDigest(address, digits);
+
+    const [failures, clientFailures, entry] = await Promise.all([
+      this.#store.get(keys.failures),
+      client ? this.#store.get(client.failures) : undefined,
+      this.#store.get(keys.code),
+    ]);
+    if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
+      this.#emit('code.failed', 'address-locked', address);
+      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
+    }
+    if (clientFailures !== undefined && counterValue(clientFailures.value) >= o.maxFailuresPerClientPerHour) {
+      this.#emit('rate.limited', 'client-failures', address);
+      throw new NpUserError('ERR_NPUSER_RATE_LIMITED', { retryAfterSeconds: Math.ceil(clientFailures.ttlMs / 1000) });
+    }
+
+    const record = entry === undefined ? undefined : parseStoredRecord(entry.value);
+    if (entry === undefined || record === undefined || this.#now() >= record.expiresAt) {
+      digestsEqual(digest, this.#decoyDigest);
+      return this.#fail(keys, client, address, 'no-pending-code');
+    }
+
+    const attempts = await this.#store.increment(keys.attempts(record.codeId), entry.ttlMs);
+    if (attempts.count > o.maxAttempts) {
+      await this.#store.delete(keys.code);
+      this.#emit('code.failed', 'attempts-exhausted', address);
+      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
+    }
+    if (!digestsEqual(digest, record.digest)) {
+      if (attempts.count < o.maxAttempts) return this.#fail(keys, client, address, 'wrong-code');
+      // That was the last attempt this code allows: burn it now.
+      await this.#store.delete(keys.code);
+      return this.#fail(keys, client, address, 'attempts-exhausted', 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
+    }
+
+    // Compare what the atomic consume returned, not what was read before it:
+    // a concurrent verify may have taken it, or a new request replaced it.
+    const taken = await this.#store.consume(keys.code);
+    const consumed = taken === undefined ? undefined : parseStoredRecord(taken);
+    if (consumed === undefined || consumed.codeId !== record.codeId || !digestsEqual(digest, consumed.digest)) {
+      throw new NpUserError('ERR_NPUSER_INVALID_CODE');
+    }
+
+    // Success resets the failure window. Clean-up failures are not security
+    // failures (everything expires anyway), so they do not cost the user the sign-in.
+    await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(record.codeId))]);
+    const subject = this.#subject(address);
+    const { token, expiresAt } = await signToken(this.#token, subject, this.#now());
+    this.#emit('code.verified', 'verified', address);
+    return { token, subject, email: address, expiresAt };
+  }
+
+  /**
+   * Check a token issued by this app: signature (HS256 only), `typ`
+   * `npuser+jwt`, `iss`, `aud`, `exp`, `iat`, all on the `now` clock with
+   * `clockToleranceSeconds` of skew.
+   *
+   * @param token - The compact JWT.
+   * @throws TypeError when `token` is not a string.
+   * @throws NpUserError `ERR_NPUSER_INVALID_TOKEN` (malformed, forged, wrong
+   * app; also when a forged token is expired) or `ERR_NPUSER_TOKEN_EXPIRED`.
+   *
+   * @example
+   * ```ts
+   * try {
+   *   const { subject } = await np.validateToken(cookies.session);
+   *   req.userId = subject;
+   * } catch (err) {
+   *   if (isNpUserError(err)) return res.writeHead(401).end();
+   *   throw err;
+   * }
+   * ```
+   */
+  async validateToken(token: string): Promise<ValidateTokenResult> {
+    return verifyToken(this.#token, token, this.#now());
+  }
+
+  async #fail(
+    keys: AddressKeys,
+    client: ClientKeys | undefined,
+    address: string,
+    reason: NpUserEventReason,
+    code: 'ERR_NPUSER_INVALID_CODE' | 'ERR_NPUSER_TOO_MANY_ATTEMPTS' = 'ERR_NPUSER_INVALID_CODE',
+  ): Promise<never> {
+    const [failures] = await Promise.all([
+      this.#store.increment(keys.failures, DAY_MS),
+      client ? this.#store.increment(client.failures, HOUR_MS) : undefined,
+    ]);
+    this.#emit('code.failed', reason, address);
+    if (failures.count === this.#options.maxFailuresPerDay) this.#emit('address.locked', 'failures-exhausted', address);
+    throw new NpUserError(code);
+  }
+
+  /** Count one use of a window and refuse when it is over `limit`. */
+  async #spend(key: string, windowMs: number, limit: number, reason: NpUserEventReason, address: string): Promise<void> {
+    const counter = await this.#store.increment(key, windowMs);
+    if (counter.count > limit) {
+      this.#emit('rate.limited', reason, address);
+      throw new NpUserError('ERR_NPUSER_RATE_LIMITED', { retryAfterSeconds: Math.ceil(counter.ttlMs / 1000) });
+    }
+  }
+
+  async #send(message: CodeMessage): Promise<void> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`mailer did not answer within ${this.#options.mailerTimeoutMs} ms`);
+        error.name = 'TimeoutError';
+        controller.abort(error);
+        reject(error);
+      }, this.#options.mailerTimeoutMs);
+    });
+    try {
+      await Promise.race([Promise.resolve().then(() => this.#mailer.send(message, { signal: controller.signal })), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #now(): number {
+    const now = this.#options.now();
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new TypeError('npuser: options.now must return milliseconds since the epoch');
+    }
+    return now;
+  }
+
+  #codeDigest(address: string, code: string): Buffer {
+    return keyedHash(this.#keys.codeDigest, this.#options.audience, address, code);
+  }
+
+  #subject(address: string): string {
+    return keyedHash(this.#keys.subject, address).toString('base64url');
+  }
+
+  #addressKeys(address: string): AddressKeys {
+    return addressKeys(this.#keys.storeKey, this.#options.audience, address);
+  }
+
+  #clientKeys(ctx: RequestContext): ClientKeys | undefined {
+    return ctx.clientKey === undefined ? undefined : clientKeys(this.#keys.storeKey, this.#options.audience, ctx.clientKey);
+  }
+
+  #emit(type: NpUserEventType, reason: NpUserEventReason, address: string): void {
+    const listener = this.#options.onEvent;
+    if (!listener) return;
+    try {
+      const result = listener({ type, reason, subject: this.#subject(address), at: new Date(this.#now()) });
+      // A listener's failure is its own business: it must not break sign-in or leak a rejection.
+      if (result && typeof result.then === 'function') result.then(undefined, () => undefined);
+    } catch {
+      // Same: ignored by design.
+    }
+  }
+}
+
+/** A counter read through `get`: a decimal string, or garbage that fails closed. */
+function counterValue(value: string): number {
+  const count = Number.parseInt(value, 10);
+  if (!/^[0-9]{1,15}$/.test(value) || !Number.isSafeInteger(count)) {
+    throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('store returned a malformed counter') });
+  }
+  return count;
+}
+
+/** A code record as stored, or `ERR_NPUSER_STORE_FAILED` when the store returned garbage. */
+function parseStoredRecord(value: string): CodeRecord {
+  const record = parseCodeRecord(value);
+  if (record === undefined) {
+    throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('store returned a malformed code record') });
+  }
+  return record;
+}

@@ -1,0 +1,260 @@
+import type { CodeStore, Mailer, NpUserEvent } from './types.js';
+
+/**
+ * Options for `new NpUser(options)`. Only `secret` is required.
+ *
+ * Every number carries its unit in its name. Bounds are enforced at
+ * construction with a `TypeError` naming the option; the resolved options are
+ * frozen, so nothing changes them afterwards.
+ *
+ * @example
+ * ```ts
+ * import { NpUser, type NpUserOptions } from 'npuser';
+ * const options: NpUserOptions = {
+ *   secret: process.env.NPUSER_SECRET!, // 32 bytes or more, e.g. `openssl rand -base64 32`
+ *   appName: 'My blog',
+ *   audience: 'my-blog',
+ *   codeLength: 8,
+ * };
+ * const np = new NpUser(options);
+ * ```
+ */
+export interface NpUserOptions {
+  /**
+   * The app's own key, at least 32 bytes (a string counts its UTF-8 bytes).
+   * Code hashes, store keys, subjects and the HS256 signing key are all derived
+   * from it with HKDF under distinct labels. There is no default.
+   */
+  secret: string | Uint8Array;
+  /**
+   * A separate key for subject pseudonyms (`sub`). When set it wins over
+   * `secret` for subjects, so `secret` can be rotated without changing who is who.
+   * @default derived from `secret`
+   */
+  subjectSecret?: string | Uint8Array;
+  /** The token's `iss`, checked on validation. @default 'npuser' */
+  issuer?: string;
+  /**
+   * The token's `aud`, checked on validation. It also binds codes and store keys
+   * to this app, so two apps sharing a store never see each other's codes.
+   * @default 'npuser'
+   */
+  audience?: string;
+  /** The app's display name, shown in the message. @default 'npuser' */
+  appName?: string;
+  /** Where codes and counters live. @default memoryCodeStore() on the `now` clock */
+  store?: CodeStore;
+  /**
+   * Who delivers the code. Required when `NODE_ENV=production`.
+   * @default consoleMailer() outside production
+   */
+  mailer?: Mailer;
+  /** Digits per code, 6–10. Each digit divides a guess's odds by ten. @default 6 */
+  codeLength?: number;
+  /** How long a code works, 30–600 s. @default 600 */
+  codeTtlSeconds?: number;
+  /** Wrong attempts one code survives before it is burned, 1–10. @default 5 */
+  maxAttempts?: number;
+  /**
+   * Failed verifications per address, across re-issued codes, before the
+   * address is locked, 1–100. The window opens at the first failure and lasts
+   * 24 hours; a successful sign-in resets it, a new code does not.
+   * @default 100
+   */
+  maxFailuresPerDay?: number;
+  /** Seconds between two codes for one address, 0–3600 (0 turns it off). @default 60 */
+  resendCooldownSeconds?: number;
+  /** Codes per address per hour (window opens at the first request), 1–100. @default 5 */
+  maxCodesPerHour?: number;
+  /**
+   * Codes one client (`context.clientKey`) may request per hour, over all
+   * addresses, 1–10000. Ignored without a `clientKey`.
+   * @default 30
+   */
+  maxCodesPerClientPerHour?: number;
+  /**
+   * Failed verifications one client may make per hour, over all addresses,
+   * 1–10000: the budget against one guess sprayed across many addresses.
+   * Ignored without a `clientKey`.
+   * @default 30
+   */
+  maxFailuresPerClientPerHour?: number;
+  /** Token lifetime, 60 s – 30 days. @default 3600 */
+  tokenTtlSeconds?: number;
+  /** Allowed clock skew when validating `exp`, `iat` and `nbf`, 0–300 s. @default 30 */
+  clockToleranceSeconds?: number;
+  /** How long to wait for one store call before failing closed, 1–60000 ms. @default 5000 */
+  storeTimeoutMs?: number;
+  /** How long to wait for the mailer before failing closed, 1–120000 ms. @default 10000 */
+  mailerTimeoutMs?: number;
+  /**
+   * The clock, in milliseconds since the epoch. Every time decision (code
+   * expiry, limits, token `iat`/`exp` and validation) goes through it.
+   * @default Date.now
+   */
+  now?: () => number;
+  /**
+   * Makes a code of `length` digits. It must use a CSPRNG and return exactly
+   * `length` ASCII digits; anything else is refused with a `TypeError`.
+   * @default uniform digits from `crypto.randomInt`
+   */
+  generateCode?: (length: number) => string;
+  /**
+   * Told about sign-in events. It receives pseudonyms and reasons only; its
+   * errors and rejections are ignored so that a listener cannot break sign-in.
+   */
+  onEvent?: (event: NpUserEvent) => void | Promise<void>;
+}
+
+/**
+ * The default of every numeric and naming option of {@link NpUserOptions}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULTS } from 'npuser';
+ * console.log(DEFAULTS.codeTtlSeconds); // 600
+ * ```
+ */
+export const DEFAULTS = Object.freeze({
+  issuer: 'npuser',
+  audience: 'npuser',
+  appName: 'npuser',
+  codeLength: 6,
+  codeTtlSeconds: 600,
+  maxAttempts: 5,
+  maxFailuresPerDay: 100,
+  resendCooldownSeconds: 60,
+  maxCodesPerHour: 5,
+  maxCodesPerClientPerHour: 30,
+  maxFailuresPerClientPerHour: 30,
+  tokenTtlSeconds: 3600,
+  clockToleranceSeconds: 30,
+  storeTimeoutMs: 5000,
+  mailerTimeoutMs: 10_000,
+} as const);
+
+type NumericOption = {
+  [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never;
+}[keyof typeof DEFAULTS];
+
+/**
+ * The inclusive bounds of each numeric option, enforced at construction.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_BOUNDS } from 'npuser';
+ * console.log(OPTION_BOUNDS.codeLength); // { min: 6, max: 10 }
+ * ```
+ */
+export const OPTION_BOUNDS: Readonly<Record<NumericOption, Readonly<{ min: number; max: number }>>> =
+  Object.freeze({
+    codeLength: { min: 6, max: 10 },
+    codeTtlSeconds: { min: 30, max: 600 },
+    maxAttempts: { min: 1, max: 10 },
+    maxFailuresPerDay: { min: 1, max: 100 },
+    resendCooldownSeconds: { min: 0, max: 3600 },
+    maxCodesPerHour: { min: 1, max: 100 },
+    maxCodesPerClientPerHour: { min: 1, max: 10_000 },
+    maxFailuresPerClientPerHour: { min: 1, max: 10_000 },
+    tokenTtlSeconds: { min: 60, max: 30 * 24 * 3600 },
+    clockToleranceSeconds: { min: 0, max: 300 },
+    storeTimeoutMs: { min: 1, max: 60_000 },
+    mailerTimeoutMs: { min: 1, max: 120_000 },
+  });
+
+/** The minimum length of `secret` and `subjectSecret`, in bytes. */
+const MIN_SECRET_BYTES = 32;
+
+/**
+ * Options after defaults, validation and freezing.
+ * @internal
+ */
+export interface ResolvedOptions extends Readonly<Record<NumericOption, number>> {
+  readonly secret: Uint8Array;
+  readonly subjectSecret: Uint8Array | undefined;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly appName: string;
+  readonly store: CodeStore | undefined;
+  readonly mailer: Mailer | undefined;
+  readonly now: () => number;
+  readonly generateCode: ((length: number) => string) | undefined;
+  readonly onEvent: ((event: NpUserEvent) => void | Promise<void>) | undefined;
+}
+
+function fail(name: string, expectation: string): never {
+  throw new TypeError(`npuser: options.${name} ${expectation}`);
+}
+
+function secretBytes(name: string, value: unknown): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof value === 'string') bytes = new TextEncoder().encode(value);
+  else if (value instanceof Uint8Array) bytes = Uint8Array.from(value);
+  else fail(name, 'must be a string or a Uint8Array');
+  if (bytes.length < MIN_SECRET_BYTES) {
+    fail(name, `must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 32)`);
+  }
+  return bytes;
+}
+
+function label(name: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256 || /[\u0000-\u001f\u007f]/.test(value)) {
+    fail(name, 'must be a non-empty string of at most 256 characters without control characters');
+  }
+  return value;
+}
+
+function integer(name: NumericOption, value: unknown): number {
+  if (value === undefined) return DEFAULTS[name];
+  const { min, max } = OPTION_BOUNDS[name];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(name, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function optionalFunction(name: string, value: unknown): ((...args: never[]) => unknown) | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') fail(name, 'must be a function');
+  return value as (...args: never[]) => unknown;
+}
+
+function hasMethods(name: string, value: unknown, methods: readonly string[]): void {
+  if (typeof value !== 'object' || value === null) fail(name, `must be an object with ${methods.join(', ')}`);
+  for (const method of methods) {
+    if (typeof (value as Record<string, unknown>)[method] !== 'function') {
+      fail(name, `must have a ${method}() method`);
+    }
+  }
+}
+
+/**
+ * Apply defaults, enforce bounds and freeze.
+ * @internal
+ */
+export function resolveOptions(options: NpUserOptions): ResolvedOptions {
+  if (typeof options !== 'object' || (options as unknown) === null) {
+    throw new TypeError('npuser: new NpUser(options) needs an options object with a secret');
+  }
+  const o = options as Partial<Record<keyof NpUserOptions, unknown>>;
+  if (o.store !== undefined) hasMethods('store', o.store, ['set', 'get', 'consume', 'delete', 'increment']);
+  if (o.mailer !== undefined) hasMethods('mailer', o.mailer, ['send']);
+  const numeric = Object.fromEntries(
+    (Object.keys(OPTION_BOUNDS) as NumericOption[]).map((name) => [name, integer(name, o[name])]),
+  ) as Record<NumericOption, number>;
+  return Object.freeze({
+    ...numeric,
+    secret: secretBytes('secret', o.secret),
+    subjectSecret: o.subjectSecret === undefined ? undefined : secretBytes('subjectSecret', o.subjectSecret),
+    issuer: label('issuer', o.issuer, DEFAULTS.issuer),
+    audience: label('audience', o.audience, DEFAULTS.audience),
+    appName: label('appName', o.appName, DEFAULTS.appName),
+    store: o.store as CodeStore | undefined,
+    mailer: o.mailer as Mailer | undefined,
+    now: (optionalFunction('now', o.now) as (() => number) | undefined) ?? Date.now,
+    generateCode: optionalFunction('generateCode', o.generateCode) as ResolvedOptions['generateCode'],
+    onEvent: optionalFunction('onEvent', o.onEvent) as ResolvedOptions['onEvent'],
+  });
+}

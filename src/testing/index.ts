@@ -1,0 +1,10 @@
+export { runCodeStoreContract, codeStoreContractCases } from './code-store-contract.js';
+export type {
+  CodeStoreContractOptions,
+  CodeStoreFactory,
+  ContractCase,
+  ContractClock,
+  TestRunner,
+} from './code-store-contract.js';
+export { memoryMailer } from './memory-mailer.js';
+export type { MemoryMailer } from './memory-mailer.js';

@@ -1,0 +1,67 @@
+import type { CodeMessage, Mailer } from '../types.js';
+
+/**
+ * A {@link Mailer} that keeps every message in memory, for app tests.
+ *
+ * @example
+ * ```ts
+ * import { memoryMailer } from 'npuser/testing';
+ * const mailer = memoryMailer();
+ * ```
+ */
+export interface MemoryMailer extends Mailer {
+  /** Every message sent so far, oldest first. */
+  readonly messages: readonly CodeMessage[];
+  /** The code of the newest message to `email` (compared case-insensitively), or `undefined`. */
+  lastCodeFor(email: string): string | undefined;
+  /** Make the next `send` reject with `error` (a delivery failure in a test). */
+  failNextSend(error?: Error): void;
+  /** Forget every message. */
+  clear(): void;
+}
+
+/**
+ * Create a {@link MemoryMailer}: app tests read the code a user would have
+ * received without any SMTP server.
+ *
+ * @example
+ * ```ts
+ * import { NpUser } from 'npuser';
+ * import { memoryMailer } from 'npuser/testing';
+ *
+ * const mailer = memoryMailer();
+ * const np = new NpUser({ secret: 'a test secret of at least 32 bytes!!', mailer });
+ * await np.requestCode('ada@example.com');
+ * const { token } = await np.verifyCode('ada@example.com', mailer.lastCodeFor('ada@example.com')!);
+ * ```
+ */
+export function memoryMailer(): MemoryMailer {
+  const messages: CodeMessage[] = [];
+  let nextFailure: Error | undefined;
+  return {
+    messages,
+    send(message) {
+      if (nextFailure) {
+        const error = nextFailure;
+        nextFailure = undefined;
+        return Promise.reject(error);
+      }
+      messages.push(Object.freeze({ ...message }));
+      return Promise.resolve();
+    },
+    lastCodeFor(email) {
+      const wanted = email.trim().toLowerCase();
+      for (let i = messages.length - 1; i >= 0; i -= 1) {
+        const message = messages[i];
+        if (message && message.to === wanted) return message.code;
+      }
+      return undefined;
+    },
+    failNextSend(error = new Error('simulated delivery failure')) {
+      nextFailure = error;
+    },
+    clear() {
+      messages.length = 0;
+    },
+  };
+}

@@ -1,0 +1,296 @@
+/**
+ * A value read back from a {@link CodeStore}, with the time it has left.
+ *
+ * @example
+ * ```ts
+ * import type { StoreEntry } from 'npuser';
+ * const entry: StoreEntry = { value: 'opaque', ttlMs: 42_000 };
+ * ```
+ */
+export interface StoreEntry {
+  /** The string given to `set`, or a counter's value in decimal. */
+  readonly value: string;
+  /** Milliseconds until the store itself drops the entry; always > 0. */
+  readonly ttlMs: number;
+}
+
+/**
+ * The result of {@link CodeStore.increment}.
+ *
+ * @example
+ * ```ts
+ * import type { StoreCounter } from 'npuser';
+ * const counter: StoreCounter = { count: 1, ttlMs: 60_000 };
+ * ```
+ */
+export interface StoreCounter {
+  /** The counter's value after this increment: 1 for a counter that did not exist. */
+  readonly count: number;
+  /** Milliseconds until the counter expires; fixed when it was created, always > 0. */
+  readonly ttlMs: number;
+}
+
+/**
+ * Where npuser keeps pending codes, attempt counters and rate-limit windows.
+ *
+ * npuser only ever hands a store keys and values that are keyed hashes or
+ * counters: never an address, never a code. What a store must guarantee
+ * (checked by `runCodeStoreContract` from `npuser/testing`):
+ *
+ * - **TTL fixed at creation and enforced by the store**: an entry is gone once
+ *   `ttlMs` has passed, whoever asks. `increment` never extends an existing TTL.
+ * - **Atomic consume**: across any number of concurrent callers of
+ *   `consume(key)`, at most one receives the value.
+ * - **Atomic increment with TTL on creation**: the counter and its TTL come
+ *   into existence together (never INCR then EXPIRE).
+ * - **No silent loss**: a store that is full rejects new entries rather than
+ *   evicting live ones.
+ * - **Failures reject**: any error or timeout rejects the promise; npuser turns
+ *   it into `ERR_NPUSER_STORE_FAILED` and fails closed.
+ *
+ * @example
+ * ```ts
+ * import { NpUser, memoryCodeStore, type CodeStore } from 'npuser';
+ * const store: CodeStore = memoryCodeStore();
+ * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, store });
+ * ```
+ */
+export interface CodeStore {
+  /** Store `value` under `key` for `ttlMs` milliseconds, replacing any earlier value and TTL. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** The live entry under `key` with its remaining TTL, or `undefined`. */
+  get(key: string): Promise<StoreEntry | undefined>;
+  /** Atomically read and delete `key`: at most one concurrent caller gets the value. */
+  consume(key: string): Promise<string | undefined>;
+  /** Delete `key`; deleting a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /**
+   * Atomically add one to the counter under `key`. A new counter starts at 1 and
+   * expires `ttlMs` from now; an existing one keeps its original expiry.
+   */
+  increment(key: string, ttlMs: number): Promise<StoreCounter>;
+}
+
+/**
+ * Everything a {@link Mailer} needs to deliver one sign-in code.
+ *
+ * @example
+ * ```ts
+ * import type { CodeMessage } from 'npuser';
+ * const message: CodeMessage = {
+ *   to: 'ada@example.com',
+ *   code: '042917',
+ *   appName: 'My blog',
+ *   expiresAt: new Date(Date.now() + 600_000),
+ *   ttlSeconds: 600,
+ * };
+ * ```
+ */
+export interface CodeMessage {
+  /** The canonical address: the one and only recipient. */
+  readonly to: string;
+  /** The code, digits only, leading zeros kept. */
+  readonly code: string;
+  /** The app's display name (`appName` option). */
+  readonly appName: string;
+  /** When the code stops working. */
+  readonly expiresAt: Date;
+  /** The code's lifetime in seconds, for "valid for 10 minutes". */
+  readonly ttlSeconds: number;
+  /** The reader's language (BCP 47) when the app passed `context.locale`. */
+  readonly locale?: string;
+}
+
+/**
+ * Options npuser passes to {@link Mailer.send}.
+ *
+ * @example
+ * ```ts
+ * import type { MailerSendOptions } from 'npuser';
+ * const options: MailerSendOptions = { signal: AbortSignal.timeout(10_000) };
+ * ```
+ */
+export interface MailerSendOptions {
+  /** Aborted when npuser stops waiting (`mailerTimeoutMs`); a mailer should give up then. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Delivers a {@link CodeMessage}. Resolve once the message is accepted for
+ * delivery; reject on any failure (npuser deletes the code and rejects with
+ * `ERR_NPUSER_MAILER_FAILED`).
+ *
+ * @example
+ * ```ts
+ * import type { Mailer } from 'npuser';
+ * const mailer: Mailer = {
+ *   async send(message, { signal }) {
+ *     await myMailService.send({ to: message.to, text: `Your code: ${message.code}` }, { signal });
+ *   },
+ * };
+ * ```
+ */
+export interface Mailer {
+  /** Deliver the message to `message.to`, and to no one else. */
+  send(message: CodeMessage, options: MailerSendOptions): Promise<void>;
+}
+
+/**
+ * What the app knows about the caller, passed to `requestCode` and `verifyCode`.
+ *
+ * @example
+ * ```ts
+ * import type { RequestContext } from 'npuser';
+ * const context: RequestContext = { clientKey: req.socket.remoteAddress ?? 'unknown', locale: 'fr' };
+ * ```
+ */
+export interface RequestContext {
+  /**
+   * Identifies the client (an IP address, a device id) for per-client limits.
+   * It is stored only as a keyed hash. Without it, per-client limits do not apply.
+   */
+  readonly clientKey?: string;
+  /** The reader's language (BCP 47), passed on to the mailer. */
+  readonly locale?: string;
+}
+
+/**
+ * What `requestCode` resolves to.
+ *
+ * @example
+ * ```ts
+ * const { expiresAt } = await np.requestCode('ada@example.com');
+ * console.log(`code valid until ${expiresAt.toISOString()}`);
+ * ```
+ */
+export interface RequestCodeResult {
+  /** When the code that was just sent stops working. */
+  readonly expiresAt: Date;
+}
+
+/**
+ * What `verifyCode` resolves to.
+ *
+ * @example
+ * ```ts
+ * const { token, subject } = await np.verifyCode('ada@example.com', '042917');
+ * ```
+ */
+export interface VerifyCodeResult {
+  /** The signed JWT (`typ: npuser+jwt`). */
+  readonly token: string;
+  /** The token's `sub`: this app's pairwise pseudonym for the address. */
+  readonly subject: string;
+  /** The canonical address that proved control of its mailbox. */
+  readonly email: string;
+  /** When the token expires. */
+  readonly expiresAt: Date;
+}
+
+/**
+ * The claims of a valid npuser token.
+ *
+ * @example
+ * ```ts
+ * import type { TokenClaims } from 'npuser';
+ * const claims: TokenClaims = { iss: 'npuser', aud: 'my-app', sub: 'x', iat: 1, exp: 2, jti: 'y' };
+ * ```
+ */
+export interface TokenClaims {
+  readonly iss: string;
+  readonly aud: string | readonly string[];
+  readonly sub: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly jti: string;
+  readonly [claim: string]: unknown;
+}
+
+/**
+ * What `validateToken` resolves to.
+ *
+ * @example
+ * ```ts
+ * const { subject, expiresAt } = await np.validateToken(token);
+ * ```
+ */
+export interface ValidateTokenResult {
+  /** The pairwise pseudonym the token was issued to. */
+  readonly subject: string;
+  /** The token's `iat`. */
+  readonly issuedAt: Date;
+  /** The token's `exp`. */
+  readonly expiresAt: Date;
+  /** The token's `jti`: 128 random bits, base64url. */
+  readonly tokenId: string;
+  /** Every claim of the verified payload. */
+  readonly claims: TokenClaims;
+}
+
+/**
+ * The events npuser reports through the `onEvent` option. They carry the
+ * pairwise pseudonym of the address, never the address, the code or a token.
+ *
+ * @example
+ * ```ts
+ * import type { NpUserEventType } from 'npuser';
+ * const watched: NpUserEventType[] = ['address.locked', 'rate.limited'];
+ * ```
+ */
+export type NpUserEventType =
+  | 'code.requested'
+  | 'code.verified'
+  | 'code.failed'
+  | 'address.locked'
+  | 'rate.limited';
+
+/**
+ * Why an event happened.
+ *
+ * - `sent`: a code was mailed (`code.requested`).
+ * - `verified`: a code was accepted (`code.verified`).
+ * - `wrong-code`, `no-pending-code`: a failed verification (`code.failed`).
+ * - `attempts-exhausted`: the code is burned (`code.failed`).
+ * - `failures-exhausted`: the address reached its failure budget (`address.locked`).
+ * - `address-locked`: an attempt while locked (`code.failed`, `rate.limited` never).
+ * - `cooldown`, `hourly-limit`, `client-requests`, `client-failures`: a refusal (`rate.limited`).
+ *
+ * @example
+ * ```ts
+ * import type { NpUserEventReason } from 'npuser';
+ * const reason: NpUserEventReason = 'wrong-code';
+ * ```
+ */
+export type NpUserEventReason =
+  | 'sent'
+  | 'verified'
+  | 'wrong-code'
+  | 'no-pending-code'
+  | 'attempts-exhausted'
+  | 'failures-exhausted'
+  | 'address-locked'
+  | 'cooldown'
+  | 'hourly-limit'
+  | 'client-requests'
+  | 'client-failures';
+
+/**
+ * One event passed to the `onEvent` option.
+ *
+ * @example
+ * ```ts
+ * import { NpUser, type NpUserEvent } from 'npuser';
+ * const np = new NpUser({
+ *   secret: process.env.NPUSER_SECRET!,
+ *   onEvent: (event: NpUserEvent) => metrics.count(`${event.type}:${event.reason}`),
+ * });
+ * ```
+ */
+export interface NpUserEvent {
+  readonly type: NpUserEventType;
+  readonly reason: NpUserEventReason;
+  /** The pairwise pseudonym of the address (the `sub` a token would carry). */
+  readonly subject: string;
+  /** When it happened, from the `now` option. */
+  readonly at: Date;
+}
