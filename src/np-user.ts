@@ -131,6 +131,9 @@ export class NpUser {
     const ttlMs = o.codeTtlSeconds * 1000;
     const expiresAt = this.#now() + ttlMs;
     const record: CodeRecord = { codeId: randomId(12), expiresAt, digest: this.#codeDigest(address, code) };
+    // The attempt counter exists before the code does, so verifying never
+    // needs a new entry: a store filled by a flood still lets the victim in.
+    await this.#store.set(keys.attempts(record.codeId), '0', ttlMs);
     await this.#store.set(keys.code, serializeCodeRecord(record), ttlMs);
 
     const message: CodeMessage = {

@@ -127,7 +127,10 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     if (cache.size < maxEntries || live(key, at) !== undefined) return;
     if (at - lastSweep >= SWEEP_INTERVAL_MS) {
       lastSweep = at;
+      // purgeStale drops what lru-cache sees as stale (past the TTL); `live`
+      // also drops entries exactly at it, which lru-cache still counts as fresh.
       cache.purgeStale();
+      for (const other of [...cache.keys()]) live(other, at);
     }
     if (cache.size >= maxEntries) throw new Error(`memoryCodeStore is full (${maxEntries} live entries)`);
   }

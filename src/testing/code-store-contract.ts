@@ -16,7 +16,7 @@ import type { CodeStore } from '../types.js';
  */
 export interface ContractClock {
   /** Milliseconds since the epoch, as the suite wants the store to see them. */
-  now(): number;
+  readonly now: () => number;
 }
 
 /**

@@ -1,0 +1,118 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { NpUser, isNpUserError, memoryCodeStore, type CodeStore } from 'npuser';
+import { memoryMailer } from 'npuser/testing';
+import { EMAIL, SECRET, requestAndRead, setup, testClock, wrongCode } from './helpers.js';
+
+function failuresCount(s: ReturnType<typeof setup>): number {
+  const entry = s.store.entries().find((e) => e.key.endsWith(':failures'));
+  return entry === undefined ? 0 : Number(entry.value);
+}
+
+describe('concurrency', () => {
+  it('50 concurrent verifies of the correct code yield exactly one token', async () => {
+    const s = setup({ maxAttempts: 10 });
+    const code = await requestAndRead(s);
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => s.np.verifyCode(EMAIL, code)));
+    const tokens = results.filter((r) => r.status === 'fulfilled');
+    expect(tokens).toHaveLength(1);
+    for (const r of results) {
+      if (r.status === 'rejected') expect(isNpUserError(r.reason)).toBe(true);
+    }
+    expect(s.events.filter((e) => e.type === 'code.verified')).toHaveLength(1);
+  });
+
+  it('1 000 concurrent wrong guesses evaluate at most maxAttempts, then the code is burned', async () => {
+    const s = setup();
+    const code = await requestAndRead(s);
+    const wrong = wrongCode(code);
+    const results = await Promise.allSettled(Array.from({ length: 1000 }, () => s.np.verifyCode(EMAIL, wrong)));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    // Each evaluated wrong guess adds one failure to the address; refused ones add none.
+    expect(failuresCount(s)).toBe(5);
+    const answers = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'token'));
+    expect(answers.filter((a) => a === 'ERR_NPUSER_INVALID_CODE')).toHaveLength(4);
+    expect(answers.filter((a) => a === 'ERR_NPUSER_TOO_MANY_ATTEMPTS')).toHaveLength(996);
+    await expect(s.np.verifyCode(EMAIL, code)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
+  });
+
+  it('concurrent requests for one address send one code (the cooldown is atomic)', async () => {
+    const s = setup();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => s.np.requestCode(EMAIL)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(s.mailer.messages).toHaveLength(1);
+  });
+
+  it('a verify racing a re-request never signs in with a superseded code nor loses a code it did not use', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), async (scheduler) => {
+        const clock = testClock();
+        const base = memoryCodeStore({ now: clock.now });
+        // Every store call of the racing instance resolves in an order fast-check picks.
+        const scheduled: CodeStore = {
+          set: scheduler.scheduleFunction((k: string, v: string, ttl: number) => base.set(k, v, ttl)),
+          get: scheduler.scheduleFunction((k: string) => base.get(k)),
+          consume: scheduler.scheduleFunction((k: string) => base.consume(k)),
+          delete: scheduler.scheduleFunction((k: string) => base.delete(k)),
+          increment: scheduler.scheduleFunction((k: string, ttl: number) => base.increment(k, ttl)),
+        };
+        const codes = ['111111', '222222'];
+        const options = { secret: SECRET, now: clock.now, resendCooldownSeconds: 0, generateCode: () => codes.shift()! };
+        const mailer = memoryMailer();
+        const calm = new NpUser({ ...options, mailer, store: base });
+        const racing = new NpUser({ ...options, mailer, store: scheduled });
+
+        await calm.requestCode(EMAIL); // the old code, 111111
+        const verifyOld = racing.verifyCode(EMAIL, '111111');
+        const requestNew = racing.requestCode(EMAIL); // the new code, 222222
+        // waitFor releases scheduled store calls, in fast-check's order, until both settle.
+        const [oldResult, newResult] = await scheduler.waitFor(Promise.allSettled([verifyOld, requestNew]));
+
+        expect(newResult.status).toBe('fulfilled');
+        if (oldResult.status === 'rejected') {
+          expect(isNpUserError(oldResult.reason, 'ERR_NPUSER_INVALID_CODE')).toBe(true);
+        }
+        const newWorks = await calm.verifyCode(EMAIL, '222222').then(
+          () => true,
+          () => false,
+        );
+        // A token for the old code means the old code was the live one when it was consumed;
+        // then the new code, stored after, must still work.
+        if (oldResult.status === 'fulfilled') expect(newWorks).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('concurrent correct and wrong verifies interleaved in any order give at most one token', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 6 }), async (scheduler, right, wrong) => {
+        const clock = testClock();
+        const base = memoryCodeStore({ now: clock.now });
+        const scheduled: CodeStore = {
+          set: scheduler.scheduleFunction((k: string, v: string, ttl: number) => base.set(k, v, ttl)),
+          get: scheduler.scheduleFunction((k: string) => base.get(k)),
+          consume: scheduler.scheduleFunction((k: string) => base.consume(k)),
+          delete: scheduler.scheduleFunction((k: string) => base.delete(k)),
+          increment: scheduler.scheduleFunction((k: string, ttl: number) => base.increment(k, ttl)),
+        };
+        const options = { secret: SECRET, now: clock.now, generateCode: () => '424242', maxAttempts: 3 };
+        const calm = new NpUser({ ...options, mailer: memoryMailer(), store: base });
+        const racing = new NpUser({ ...options, mailer: memoryMailer(), store: scheduled });
+        await calm.requestCode(EMAIL);
+        const attempts = [
+          ...Array.from({ length: right }, () => racing.verifyCode(EMAIL, '424242')),
+          ...Array.from({ length: wrong }, () => racing.verifyCode(EMAIL, '000000')),
+        ];
+        const results = await scheduler.waitFor(Promise.allSettled(attempts));
+        expect(results.filter((r) => r.status === 'fulfilled').length).toBeLessThanOrEqual(1);
+        for (const r of results) if (r.status === 'rejected') expect(isNpUserError(r.reason)).toBe(true);
+        // The code never survives a success.
+        if (results.some((r) => r.status === 'fulfilled')) {
+          await expect(calm.verifyCode(EMAIL, '424242')).rejects.toBeDefined();
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
