@@ -252,7 +252,8 @@ export type NpUserEventType =
  * - `wrong-code`, `no-pending-code`: a failed verification (`code.failed`).
  * - `attempts-exhausted`: the code is burned (`code.failed`).
  * - `failures-exhausted`: the address reached its failure budget (`address.locked`).
- * - `address-locked`: an attempt while locked (`code.failed`, `rate.limited` never).
+ * - `address-locked`: a verification (`code.failed`) or a request (`rate.limited`) while the
+ *   address is locked.
  * - `cooldown`, `hourly-limit`, `client-requests`, `client-failures`: a refusal (`rate.limited`).
  *
  * @example
