@@ -71,7 +71,7 @@ const BRAND = Symbol.for('npuser.NpUserError');
 export interface NpUserErrorOptions {
   /** The underlying failure (store or mailer), already free of addresses and codes. */
   cause?: unknown;
-  /** Seconds until the limit lifts; only for `ERR_NPUSER_RATE_LIMITED`. */
+  /** Seconds until the limit lifts: for `ERR_NPUSER_RATE_LIMITED`, and for a locked address. */
   retryAfterSeconds?: number;
 }
 
@@ -96,7 +96,11 @@ export interface NpUserErrorOptions {
 export class NpUserError extends Error {
   /** The stable, machine-readable reason. */
   readonly code: NpUserErrorCode;
-  /** For `ERR_NPUSER_RATE_LIMITED`: whole seconds until a retry can succeed. */
+  /**
+   * Whole seconds until a retry can succeed: always set for `ERR_NPUSER_RATE_LIMITED`, and for
+   * `ERR_NPUSER_TOO_MANY_ATTEMPTS` when the address is locked (not when only the code is burned:
+   * a new code can be requested at once).
+   */
   readonly retryAfterSeconds?: number;
 
   constructor(code: NpUserErrorCode, options: NpUserErrorOptions = {}) {

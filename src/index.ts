@@ -1,8 +1,13 @@
+/**
+ * Passwordless sign-in by emailed one-time code.
+ *
+ * @module npuser
+ */
 export { NpUser } from './np-user.js';
 export { NpUserError, isNpUserError, NP_USER_ERROR_CODES } from './errors.js';
 export type { NpUserErrorCode, NpUserErrorOptions } from './errors.js';
 export { DEFAULTS, OPTION_BOUNDS } from './options.js';
-export type { NpUserOptions } from './options.js';
+export type { NpUserOptions, NumericOption, OptionBound } from './options.js';
 export { memoryCodeStore } from './stores/memory.js';
 export type { MemoryCodeStore, MemoryCodeStoreOptions, MemoryStoreEntry } from './stores/memory.js';
 export { consoleMailer } from './mailers/console.js';

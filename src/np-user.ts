@@ -93,7 +93,7 @@ export class NpUser {
    *
    * @param email - The address as the user typed it.
    * @param context - `clientKey` for per-client limits, `locale` for the message.
-   * @returns When the code expires.
+   * @returns The canonical address and when the code expires.
    * @throws TypeError when `email` is not a string or `context` is malformed.
    * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL`, `ERR_NPUSER_RATE_LIMITED`,
    * `ERR_NPUSER_TOO_MANY_ATTEMPTS` (address locked), `ERR_NPUSER_MAILER_FAILED`,
@@ -117,14 +117,21 @@ export class NpUser {
     const keys = this.#addressKeys(address);
     const client = this.#clientKeys(ctx);
 
-    const failures = await this.#store.get(keys.failures);
+    const [failures, cooldown] = await Promise.all([
+      this.#store.get(keys.failures),
+      o.resendCooldownSeconds > 0 ? this.#store.get(keys.cooldown) : undefined,
+    ]);
     if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
       this.#emit('rate.limited', 'address-locked', address);
-      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
+      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS', { retryAfterSeconds: Math.ceil(failures.ttlMs / 1000) });
     }
-    // The client's budget first: a client spraying many addresses is stopped
+    // A look at the cooldown before spending anything: a user pressing "resend"
+    // too early must not spend the budget of everyone behind the same clientKey.
+    if (cooldown !== undefined) this.#refuse('cooldown', address, cooldown.ttlMs);
+    // Then the client's budget: a client spraying many addresses is stopped
     // before it can spend its victims' cooldowns and hourly allowances.
     if (client) await this.#spend(client.requests, HOUR_MS, o.maxCodesPerClientPerHour, 'client-requests', address);
+    // The atomic increment is what really enforces the cooldown under concurrency.
     if (o.resendCooldownSeconds > 0) await this.#spend(keys.cooldown, o.resendCooldownSeconds * 1000, 1, 'cooldown', address);
     await this.#spend(keys.hourly, HOUR_MS, o.maxCodesPerHour, 'hourly-limit', address);
 
@@ -153,7 +160,7 @@ export class NpUser {
       throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, [address, code]) });
     }
     this.#emit('code.requested', 'sent', address);
-    return { expiresAt: new Date(expiresAt) };
+    return { email: address, expiresAt: new Date(expiresAt) };
   }
 
   /**
@@ -194,11 +201,10 @@ export class NpUser {
     ]);
     if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
       this.#emit('code.failed', 'address-locked', address);
-      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
+      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS', { retryAfterSeconds: Math.ceil(failures.ttlMs / 1000) });
     }
     if (clientFailures !== undefined && counterValue(clientFailures.value) >= o.maxFailuresPerClientPerHour) {
-      this.#emit('rate.limited', 'client-failures', address);
-      throw new NpUserError('ERR_NPUSER_RATE_LIMITED', { retryAfterSeconds: Math.ceil(clientFailures.ttlMs / 1000) });
+      this.#refuse('client-failures', address, clientFailures.ttlMs);
     }
 
     const record = entry === undefined ? undefined : parseStoredRecord(entry.value);
@@ -281,10 +287,12 @@ export class NpUser {
   /** Count one use of a window and refuse when it is over `limit`. */
   async #spend(key: string, windowMs: number, limit: number, reason: NpUserEventReason, address: string): Promise<void> {
     const counter = await this.#store.increment(key, windowMs);
-    if (counter.count > limit) {
-      this.#emit('rate.limited', reason, address);
-      throw new NpUserError('ERR_NPUSER_RATE_LIMITED', { retryAfterSeconds: Math.ceil(counter.ttlMs / 1000) });
-    }
+    if (counter.count > limit) this.#refuse(reason, address, counter.ttlMs);
+  }
+
+  #refuse(reason: NpUserEventReason, address: string, ttlMs: number): never {
+    this.#emit('rate.limited', reason, address);
+    throw new NpUserError('ERR_NPUSER_RATE_LIMITED', { retryAfterSeconds: Math.ceil(ttlMs / 1000) });
   }
 
   async #send(message: CodeMessage): Promise<void> {

@@ -116,26 +116,66 @@ export interface NpUserOptions {
  * ```
  */
 export const DEFAULTS = Object.freeze({
+  /** The token's `iss`. */
   issuer: 'npuser',
+  /** The token's `aud`; also binds codes and store keys to the app. */
   audience: 'npuser',
+  /** The app's name in the message. */
   appName: 'npuser',
+  /** Digits per code (6 digits ≈ 19.9 bits). */
   codeLength: 6,
+  /** How long a code works, in seconds. */
   codeTtlSeconds: 600,
+  /** Wrong tries one code survives before it is burned. */
   maxAttempts: 5,
+  /** Failures per address across re-issued codes before a 24 h lock. */
   maxFailuresPerDay: 100,
+  /** Seconds between two codes for one address. */
   resendCooldownSeconds: 60,
+  /** Codes per address per hour. */
   maxCodesPerHour: 5,
+  /** Codes one `clientKey` may request per hour. */
   maxCodesPerClientPerHour: 30,
+  /** Failed verifications per `clientKey` per hour. */
   maxFailuresPerClientPerHour: 30,
+  /** Token lifetime in seconds. */
   tokenTtlSeconds: 3600,
+  /** Allowed clock skew on `exp`, `iat` and `nbf`, in seconds. */
   clockToleranceSeconds: 30,
+  /** Wait for one store call before failing closed, in milliseconds. */
   storeTimeoutMs: 5000,
+  /** Wait for the mailer before failing closed, in milliseconds. */
   mailerTimeoutMs: 10_000,
 } as const);
 
-type NumericOption = {
+/**
+ * The names of the numeric options, each bounded by {@link OPTION_BOUNDS}.
+ *
+ * @example
+ * ```ts
+ * import type { NumericOption } from 'npuser';
+ * const name: NumericOption = 'codeLength';
+ * ```
+ */
+export type NumericOption = {
   [K in keyof typeof DEFAULTS]: (typeof DEFAULTS)[K] extends number ? K : never;
 }[keyof typeof DEFAULTS];
+
+/**
+ * The inclusive range a numeric option must fall in.
+ *
+ * @example
+ * ```ts
+ * import { OPTION_BOUNDS, type OptionBound } from 'npuser';
+ * const bound: OptionBound = OPTION_BOUNDS.maxAttempts; // { min: 1, max: 10 }
+ * ```
+ */
+export interface OptionBound {
+  /** The smallest value accepted. */
+  readonly min: number;
+  /** The largest value accepted. */
+  readonly max: number;
+}
 
 /**
  * The inclusive bounds of each numeric option, enforced at construction.
@@ -146,21 +186,20 @@ type NumericOption = {
  * console.log(OPTION_BOUNDS.codeLength); // { min: 6, max: 10 }
  * ```
  */
-export const OPTION_BOUNDS: Readonly<Record<NumericOption, Readonly<{ min: number; max: number }>>> =
-  Object.freeze({
-    codeLength: { min: 6, max: 10 },
-    codeTtlSeconds: { min: 30, max: 600 },
-    maxAttempts: { min: 1, max: 10 },
-    maxFailuresPerDay: { min: 1, max: 100 },
-    resendCooldownSeconds: { min: 0, max: 3600 },
-    maxCodesPerHour: { min: 1, max: 100 },
-    maxCodesPerClientPerHour: { min: 1, max: 10_000 },
-    maxFailuresPerClientPerHour: { min: 1, max: 10_000 },
-    tokenTtlSeconds: { min: 60, max: 30 * 24 * 3600 },
-    clockToleranceSeconds: { min: 0, max: 300 },
-    storeTimeoutMs: { min: 1, max: 60_000 },
-    mailerTimeoutMs: { min: 1, max: 120_000 },
-  });
+export const OPTION_BOUNDS: Readonly<Record<NumericOption, OptionBound>> = Object.freeze({
+  codeLength: { min: 6, max: 10 },
+  codeTtlSeconds: { min: 30, max: 600 },
+  maxAttempts: { min: 1, max: 10 },
+  maxFailuresPerDay: { min: 1, max: 100 },
+  resendCooldownSeconds: { min: 0, max: 3600 },
+  maxCodesPerHour: { min: 1, max: 100 },
+  maxCodesPerClientPerHour: { min: 1, max: 10_000 },
+  maxFailuresPerClientPerHour: { min: 1, max: 10_000 },
+  tokenTtlSeconds: { min: 60, max: 30 * 24 * 3600 },
+  clockToleranceSeconds: { min: 0, max: 300 },
+  storeTimeoutMs: { min: 1, max: 60_000 },
+  mailerTimeoutMs: { min: 1, max: 120_000 },
+});
 
 /** The minimum length of `secret` and `subjectSecret`, in bytes. */
 const MIN_SECRET_BYTES = 32;

@@ -164,6 +164,8 @@ export interface RequestContext {
  * ```
  */
 export interface RequestCodeResult {
+  /** The canonical address the code was sent to (show it, and carry it to `verifyCode`). */
+  readonly email: string;
   /** When the code that was just sent stops working. */
   readonly expiresAt: Date;
 }
@@ -197,12 +199,19 @@ export interface VerifyCodeResult {
  * ```
  */
 export interface TokenClaims {
+  /** The issuer (`issuer` option). */
   readonly iss: string;
+  /** The audience (`audience` option). */
   readonly aud: string | readonly string[];
+  /** The pairwise pseudonym of the address. */
   readonly sub: string;
+  /** Issued at, in seconds since the epoch. */
   readonly iat: number;
+  /** Expires at, in seconds since the epoch. */
   readonly exp: number;
+  /** The token's unique id: 128 random bits, base64url. */
   readonly jti: string;
+  /** Any further claim of the verified payload. */
   readonly [claim: string]: unknown;
 }
 
@@ -288,7 +297,9 @@ export type NpUserEventReason =
  * ```
  */
 export interface NpUserEvent {
+  /** What happened. */
   readonly type: NpUserEventType;
+  /** Why it happened. */
   readonly reason: NpUserEventReason;
   /** The pairwise pseudonym of the address (the `sub` a token would carry). */
   readonly subject: string;

@@ -20,7 +20,8 @@ async function rejectsWith(promise: Promise<unknown>, code: NpUserErrorCode): Pr
 describe('NpUser: the sign-in flow', () => {
   it('mails a code to the canonical address only and verifies it into a token for the pairwise subject', async () => {
     const s = setup({ appName: 'My blog' });
-    const { expiresAt } = await s.np.requestCode('  Ada@EXAMPLE.com ');
+    const { email, expiresAt } = await s.np.requestCode('  Ada@EXAMPLE.com ');
+    expect(email).toBe(EMAIL);
     expect(expiresAt.getTime()).toBe(s.clock.now() + DEFAULTS.codeTtlSeconds * 1000);
 
     expect(s.mailer.messages).toHaveLength(1);
@@ -198,8 +199,9 @@ describe('attempts and lockout', () => {
       await rejectsWith(s.np.verifyCode(EMAIL, wrongCode(code)), 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
     expect(s.events.filter((e) => e.type === 'address.locked')).toHaveLength(1);
-    // Locked: requests and even correct codes are refused.
-    await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
+    // Locked: requests and even correct codes are refused, saying when the lock lifts.
+    const locked = (await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_TOO_MANY_ATTEMPTS')) as { retryAfterSeconds: number };
+    expect(locked.retryAfterSeconds).toBe(24 * 3600);
     s.clock.advance(24 * HOUR - 1);
     await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
     s.clock.advance(1);
@@ -280,6 +282,14 @@ describe('send limits', () => {
     expect(s.mailer.messages.map((m) => m.to)).toEqual(['a@example.com', 'b@example.com']);
     // c's cooldown was not spent by the refused request.
     await expect(s.np.requestCode('c@example.com', { clientKey: '192.0.2.1' })).resolves.toBeDefined();
+  });
+
+  it('a request refused by the cooldown does not spend the client’s budget', async () => {
+    const s = setup({ maxCodesPerClientPerHour: 2 });
+    const office = { clientKey: '192.0.2.1' };
+    await s.np.requestCode(EMAIL, office);
+    for (let i = 0; i < 5; i += 1) await rejectsWith(s.np.requestCode(EMAIL, office), 'ERR_NPUSER_RATE_LIMITED');
+    await expect(s.np.requestCode('colleague@example.com', office)).resolves.toBeDefined();
   });
 
   it('limits failures per client: one guess sprayed over many addresses', async () => {

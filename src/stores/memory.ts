@@ -38,6 +38,7 @@ export interface MemoryCodeStoreOptions {
  * ```
  */
 export interface MemoryStoreEntry extends StoreEntry {
+  /** The entry's key, as npuser chose it (a hash tag and a kind). */
   readonly key: string;
 }
 

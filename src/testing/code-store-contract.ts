@@ -61,7 +61,9 @@ export interface CodeStoreContractOptions {
  * ```
  */
 export interface ContractCase {
+  /** What the case proves, as a test title. */
   readonly name: string;
+  /** Build a fresh store and check the property; rejects when the store breaks it. */
   run(): Promise<void>;
 }
 
@@ -76,7 +78,9 @@ export interface ContractCase {
  * ```
  */
 export interface TestRunner {
+  /** Groups the contract's cases under one title. */
   describe(name: string, body: () => void): unknown;
+  /** Runs one case. */
   it(name: string, body: () => Promise<void>): unknown;
 }
 

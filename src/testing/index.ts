@@ -1,3 +1,8 @@
+/**
+ * Test helpers: the CodeStore contract suite and a mailer that keeps messages in memory.
+ *
+ * @module npuser/testing
+ */
 export { runCodeStoreContract, codeStoreContractCases } from './code-store-contract.js';
 export type {
   CodeStoreContractOptions,

@@ -1,0 +1,227 @@
+// @ts-check
+// The demo's HTML. Every page is built with the `html` tag below, which
+// escapes each interpolated value unless it is already HTML built by `html`:
+// an address typed by a visitor can never become markup.
+
+/** HTML built by the {@link html} tag: safe to interpolate as is. */
+export class SafeHtml {
+  /** @param {string} value */
+  constructor(value) {
+    /** @readonly */
+    this.value = value;
+  }
+
+  /** @returns {string} */
+  toString() {
+    return this.value;
+  }
+}
+
+/**
+ * @typedef {string | number | SafeHtml | undefined | null | false | readonly SafeHtml[]} HtmlValue
+ * What may be interpolated into {@link html}: text is escaped; `undefined`,
+ * `null` and `false` render nothing (for `cond && html\`…\``).
+ */
+
+/**
+ * Escape text for element content and for quoted attribute values.
+ * @param {string} text
+ * @returns {string}
+ */
+export function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (char) => {
+    switch (char) {
+      case '&':
+        return '&amp;';
+      case '<':
+        return '&lt;';
+      case '>':
+        return '&gt;';
+      case '"':
+        return '&quot;';
+      default:
+        return '&#39;';
+    }
+  });
+}
+
+/**
+ * @param {HtmlValue} value
+ * @returns {string}
+ */
+function render(value) {
+  if (value === undefined || value === null || value === false) return '';
+  if (value instanceof SafeHtml) return value.value;
+  if (typeof value === 'string') return escapeHtml(value);
+  if (typeof value === 'number') return escapeHtml(String(value));
+  return value.map((part) => part.value).join('');
+}
+
+/**
+ * Build HTML from a template literal, escaping every interpolated value.
+ * @param {TemplateStringsArray} strings
+ * @param {...HtmlValue} values
+ * @returns {SafeHtml}
+ */
+export function html(strings, ...values) {
+  let out = strings[0] ?? '';
+  values.forEach((value, i) => {
+    out += render(value) + (strings[i + 1] ?? '');
+  });
+  return new SafeHtml(out);
+}
+
+/**
+ * "42 seconds", "10 minutes", "about 2 hours": a wait or a lifetime in plain words.
+ * @param {number} seconds
+ * @returns {string}
+ */
+export function humanDuration(seconds) {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 60) return `${s} second${s === 1 ? '' : 's'}`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `${minutes} minute${minutes === 1 ? '' : 's'}`;
+  const hours = Math.round(minutes / 60);
+  return `about ${hours} hour${hours === 1 ? '' : 's'}`;
+}
+
+/**
+ * @param {string | undefined} message
+ * @param {'error' | 'notice'} [kind]
+ */
+function alert(message, kind = 'error') {
+  if (message === undefined) return undefined;
+  return html`<p class="alert alert-${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${message}</p>`;
+}
+
+/**
+ * The page around every card.
+ * @param {{ title: string, step?: string, body: SafeHtml }} page
+ * @returns {string}
+ */
+export function layout({ title, step, body }) {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>${title} · npuser demo</title>
+<link rel="stylesheet" href="/style.css">
+</head>
+<body>
+<main class="card">
+<header class="brand">
+<span class="logo" aria-hidden="true">np</span>
+<span class="name">npuser</span>
+<span class="tag">demo</span>
+</header>
+${step === undefined ? undefined : html`<p class="step">${step}</p>`}
+${body}
+</main>
+<footer class="footer">
+<p>Sign in with a one-time code sent by email — no password, no user database.</p>
+</footer>
+</body>
+</html>
+`.value;
+}
+
+/**
+ * Step 1: ask for an address.
+ * @param {{ email?: string, error?: string, notice?: string, offerCodeEntry?: boolean }} [options]
+ * `offerCodeEntry` adds a way to type a code already received (after a rate limit).
+ * @returns {string}
+ */
+export function signInPage({ email = '', error, notice, offerCodeEntry = false } = {}) {
+  return layout({
+    title: 'Sign in',
+    step: 'Step 1 of 2',
+    body: html`
+<h1>Sign in</h1>
+<p class="lead">Enter your email address and we’ll send you a one-time code. No password to remember, no account to create.</p>
+${alert(error)}
+${alert(notice, 'notice')}
+<form method="post" action="/request" class="stack">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" value="${email}" required autofocus autocomplete="email" spellcheck="false" autocapitalize="off" maxlength="254" placeholder="you@example.com">
+<button type="submit">Email me a code</button>
+</form>
+${
+  offerCodeEntry &&
+  html`<form method="post" action="/code" class="secondary">
+<input type="hidden" name="email" value="${email}">
+<button type="submit" class="link">I already have a code</button>
+</form>`
+}
+<p class="hint">In this demo nothing is emailed: the code is printed in the terminal where you ran <code>npm start</code>.</p>`,
+  });
+}
+
+/**
+ * Step 2: ask for the code.
+ * @param {{ email: string, expiresInSeconds?: number, error?: string }} options
+ * @returns {string}
+ */
+export function codePage({ email, expiresInSeconds, error }) {
+  return layout({
+    title: 'Enter your code',
+    step: 'Step 2 of 2',
+    body: html`
+<h1>Check your terminal</h1>
+<p class="lead">We sent a sign-in code to <strong class="email">${email}</strong>.</p>
+<p class="hint">This demo uses npuser’s console mailer, so the “email” is printed in the terminal where you ran <code>npm start</code>. In a real app it would land in your inbox.${
+      expiresInSeconds === undefined ? undefined : html` The code works once, for ${humanDuration(expiresInSeconds)}.`
+    }</p>
+${alert(error)}
+<form method="post" action="/verify" class="stack">
+<input type="hidden" name="email" value="${email}">
+<label for="code">Sign-in code</label>
+<input id="code" name="code" class="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus maxlength="20" spellcheck="false" placeholder="123 456">
+<button type="submit">Sign in</button>
+</form>
+<div class="row">
+<form method="post" action="/request">
+<input type="hidden" name="email" value="${email}">
+<input type="hidden" name="resend" value="1">
+<button type="submit" class="link">Send a new code</button>
+</form>
+<a href="/" class="link">Use a different address</a>
+</div>`,
+  });
+}
+
+/**
+ * Signed in: the token in the cookie was valid.
+ * @param {{ subject: string, expiresInSeconds: number }} options
+ * @returns {string}
+ */
+export function signedInPage({ subject, expiresInSeconds }) {
+  return layout({
+    title: 'Signed in',
+    body: html`
+<h1><span class="check" aria-hidden="true">✓</span> You are signed in</h1>
+<p class="lead">This app knows you by this subject:</p>
+<p class="subject"><code id="subject">${subject}</code></p>
+<p class="hint">It is a per-app pseudonym that npuser derives from your address with the app’s secret, not your email: another app would see a different one, and this app sees the same one every time you sign in.</p>
+<p class="hint">Your session is a signed token in an HttpOnly cookie; nothing about you is stored on the server. It ends in ${humanDuration(expiresInSeconds)}.</p>
+<form method="post" action="/logout" class="stack">
+<button type="submit" class="secondary-button">Sign out</button>
+</form>`,
+  });
+}
+
+/**
+ * A page for what is not part of the flow: 404, 405, 413, 500…
+ * @param {{ title: string, message: string }} options
+ * @returns {string}
+ */
+export function messagePage({ title, message }) {
+  return layout({
+    title,
+    body: html`
+<h1>${title}</h1>
+<p class="lead">${message}</p>
+<p><a href="/" class="link">Back to sign-in</a></p>`,
+  });
+}

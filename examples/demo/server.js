@@ -1,0 +1,111 @@
+// @ts-check
+// The npuser demo: `npm start`, open the URL, sign in with the code printed here.
+//
+//   PORT=3456 npm start                    pick another port (0: any free port)
+//   NPUSER_SECRET="$(openssl rand -base64 32)" npm start
+//                                          keep sessions across restarts
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { NpUser } from 'npuser';
+import { createDemoApp } from './app.js';
+
+// Loopback only: the demo prints sign-in codes, it has no business on the network.
+const HOST = '127.0.0.1';
+const DEFAULT_PORT = 3000;
+const SHUTDOWN_GRACE_MS = 5000;
+
+/**
+ * @param {string} message
+ * @returns {never}
+ */
+function die(message) {
+  console.error(`\n  npuser demo: ${message}\n`);
+  process.exit(1);
+}
+
+/** @param {string | undefined} value */
+function parsePort(value) {
+  if (value === undefined || value === '') return DEFAULT_PORT;
+  const port = Number(value);
+  if (!/^[0-9]+$/.test(value) || port > 65_535) die(`PORT must be a number from 0 to 65535, not "${value}".`);
+  return port;
+}
+
+const port = parsePort(process.env.PORT);
+const envSecret = process.env.NPUSER_SECRET;
+const secretFromEnv = envSecret !== undefined && envSecret !== '';
+if (secretFromEnv && Buffer.byteLength(envSecret) < 32) {
+  die('NPUSER_SECRET must be at least 32 bytes. Try: NPUSER_SECRET="$(openssl rand -base64 32)" npm start');
+}
+const secret = secretFromEnv ? envSecret : randomBytes(32).toString('base64url');
+
+/** @type {NpUser} */
+let np;
+try {
+  // No mailer and no store: the defaults print codes to this terminal and keep state in memory.
+  np = new NpUser({ secret, appName: 'npuser demo', audience: 'npuser-demo' });
+} catch (err) {
+  if (process.env.NODE_ENV === 'production') {
+    die('the demo prints sign-in codes to the terminal, which npuser refuses under NODE_ENV=production. Unset NODE_ENV to run it.');
+  }
+  die(err instanceof Error ? err.message : String(err));
+}
+
+const server = createServer(createDemoApp({ np }));
+// A slow or silent client gets cut off instead of holding a socket forever.
+server.headersTimeout = 10_000;
+server.requestTimeout = 30_000;
+
+server.on('error', (err) => {
+  if ('code' in err && err.code === 'EADDRINUSE') {
+    die(`port ${port} is already in use. Try another one: PORT=3001 npm start`);
+  }
+  die(`the server failed: ${err.message}`);
+});
+
+server.listen(port, HOST, () => {
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  const url = `http://localhost:${actualPort}`;
+  console.log(
+    [
+      '',
+      `  npuser demo is running at ${url}`,
+      '',
+      '  1. Open that address in your browser and enter any email address.',
+      '  2. Nothing is emailed: your sign-in code is printed right here, in this terminal.',
+      '  3. Type the code in the page, and you are signed in.',
+      '',
+      secretFromEnv
+        ? '  Secret: from NPUSER_SECRET, so sessions survive a restart.'
+        : '  Secret: random, made at startup, so sessions end when the demo restarts.\n' +
+          '          Set NPUSER_SECRET (32+ bytes) to keep them.',
+      '  Press Ctrl+C to stop.',
+      '',
+    ].join('\n'),
+  );
+});
+
+let stopping = false;
+/** @param {NodeJS.Signals} signal */
+function shutdown(signal) {
+  if (stopping) {
+    console.log('  Stopping now.');
+    process.exit(1);
+  }
+  stopping = true;
+  console.log(`\n  ${signal} received: finishing open requests, then stopping…`);
+  const force = setTimeout(() => {
+    server.closeAllConnections();
+    process.exit(0);
+  }, SHUTDOWN_GRACE_MS);
+  server.close(() => {
+    clearTimeout(force);
+    console.log('  npuser demo stopped. Bye!');
+    process.exit(0);
+  });
+  // Idle keep-alive sockets would otherwise hold `close` open until they time out.
+  server.closeIdleConnections();
+}
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

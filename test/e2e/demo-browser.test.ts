@@ -1,0 +1,236 @@
+// The real demo (`node examples/demo/server.js`, on the built package) driven
+// by Debian's Chromium: what a newcomer does after `npm start`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Debian's package; NPUSER_CHROMIUM points elsewhere (or at nothing, to check the skip).
+const CHROMIUM = process.env.NPUSER_CHROMIUM ?? '/usr/bin/chromium';
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SERVER = join(ROOT, 'examples/demo/server.js');
+const WAIT_MS = 20_000;
+
+const hasChromium = existsSync(CHROMIUM);
+const ciValue = (process.env.CI ?? '').trim().toLowerCase();
+const inCi = ciValue !== '' && ciValue !== '0' && ciValue !== 'false';
+// Locally a missing browser skips, loudly; in CI it fails (see the first test).
+const skip = !hasChromium && !inCi;
+if (skip) {
+  console.warn(
+    `\n[demo-browser] SKIPPED: ${CHROMIUM} not found. Install it (apt-get install -y chromium) to run the browser test.\n` +
+      '[demo-browser] With CI set, this test fails instead of skipping.\n',
+  );
+}
+
+/** The demo as a child process, with everything it printed so far. */
+class DemoProcess {
+  readonly child: ChildProcess;
+  output = '';
+  #waiters = new Set<() => void>();
+
+  constructor() {
+    this.child = spawn(process.execPath, [SERVER], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: '0', NODE_ENV: 'development', NPUSER_SECRET: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const collect = (chunk: Buffer) => {
+      this.output += chunk.toString('utf8');
+      for (const wake of this.#waiters) wake();
+    };
+    this.child.stdout?.on('data', collect);
+    this.child.stderr?.on('data', collect);
+    this.child.on('exit', () => {
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  /** Wait until `pattern` matches the output printed after `from`, for at most WAIT_MS. */
+  waitFor(pattern: RegExp, from = 0): Promise<RegExpExecArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const match = pattern.exec(this.output.slice(from));
+        if (match) {
+          done();
+          resolve(match);
+        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          done();
+          reject(new Error(`the demo exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${this.output}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`the demo did not print ${pattern} within ${WAIT_MS} ms:\n${this.output}`));
+      }, WAIT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** Stop it with SIGTERM (a graceful shutdown), then SIGKILL if it lingers. */
+  async stop(): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = new Promise<number | null>((resolve) => {
+      this.child.once('exit', (code) => {
+        resolve(code);
+      });
+    });
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), WAIT_MS);
+    try {
+      return await exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+describe.skipIf(skip)('demo in a real browser', () => {
+  let demo: DemoProcess | undefined;
+  let browser: Browser | undefined;
+  let page: Page;
+  let base: string;
+  const shots = process.env.NPUSER_SCREENSHOTS_DIR ?? mkdtempSync(join(tmpdir(), 'npuser-demo-'));
+  let step = 0;
+
+  async function screenshot(name: string): Promise<void> {
+    step += 1;
+    await page.screenshot({ path: join(shots, `${String(step).padStart(2, '0')}-${name}.png`), fullPage: true });
+  }
+
+  beforeAll(async () => {
+    if (!hasChromium) return; // the first test reports it
+    if (!existsSync(join(ROOT, 'dist/index.js'))) {
+      throw new Error('dist/ is missing: run `npm run build` first (npm test does it)');
+    }
+    demo = new DemoProcess();
+    const [, port] = await demo.waitFor(/npuser demo is running at http:\/\/localhost:(\d+)/);
+    base = `http://localhost:${port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      timeout: WAIT_MS,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-quic',
+        '--no-first-run',
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 800, height: 640 } });
+    page.setDefaultTimeout(WAIT_MS);
+    console.log(`[demo-browser] screenshots in ${shots}`);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await demo?.stop();
+  });
+
+  it('has Chromium (required in CI)', () => {
+    expect(hasChromium, `${CHROMIUM} is required when CI is set: apt-get install -y chromium`).toBe(true);
+  });
+
+  it('prints a friendly banner with the port and where codes appear', () => {
+    const output = demo!.output;
+    expect(output).toMatch(/npuser demo is running at http:\/\/localhost:\d+/);
+    expect(output).toContain('printed right here, in this terminal');
+    expect(output).toContain('sessions end when the demo restarts');
+  });
+
+  it('signs in with the code printed in the terminal, then signs out', async () => {
+    const email = 'newcomer@example.com';
+    const browserLog: string[] = [];
+    page.on('console', (message) => void browserLog.push(`${message.type()}: ${message.text()}`));
+    page.on('pageerror', (error) => void browserLog.push(`error: ${error.message}`));
+
+    const home = await page.goto(`${base}/`);
+    expect(home?.status()).toBe(200);
+    expect(await page.locator('h1').textContent()).toBe('Sign in');
+    // The stylesheet loaded under the CSP: the card is styled.
+    const cardRadius = await page.locator('.card').evaluate((el) => getComputedStyle(el).borderTopLeftRadius);
+    expect(cardRadius).toBe('14px');
+    await screenshot('sign-in');
+
+    const from = demo!.output.length;
+    await page.fill('#email', email);
+    await screenshot('email-typed');
+    await Promise.all([page.waitForURL(`${base}/request`), page.click('button[type=submit]')]);
+    expect(await page.locator('h1').textContent()).toBe('Check your terminal');
+    await expect.poll(() => page.locator('.email').textContent()).toBe(email);
+    await screenshot('check-terminal');
+
+    const [, code] = await demo!.waitFor(/│ CODE:\s+[\d ]+\s+\(type (\d+)\)/, from);
+    expect(code).toMatch(/^\d{6}$/);
+
+    // A wrong code first: the page says so in plain words.
+    const wrong = code!.replace(/^./, (d) => String((Number(d) + 1) % 10));
+    await page.fill('#code', wrong);
+    await Promise.all([page.waitForURL(`${base}/verify`), page.click('form[action="/verify"] button')]);
+    expect(await page.locator('.alert').textContent()).toMatch(/^That code isn’t right/);
+    await screenshot('wrong-code');
+
+    await page.fill('#code', `${code!.slice(0, 3)} ${code!.slice(3)}`);
+    await Promise.all([page.waitForURL(`${base}/me`), page.click('form[action="/verify"] button')]);
+    expect(await page.locator('h1').textContent()).toContain('You are signed in');
+    const subject = (await page.locator('#subject').textContent()) ?? '';
+    expect(subject).toMatch(/^[\w-]{43}$/);
+    const body = (await page.locator('body').textContent()) ?? '';
+    expect(body).not.toContain(email);
+    expect(body).not.toContain('newcomer');
+    const cookies = await page.context().cookies();
+    expect(cookies.find((c) => c.name === 'npuser_session')).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    await screenshot('signed-in');
+
+    await Promise.all([page.waitForURL(`${base}/`), page.click('button:has-text("Sign out")')]);
+    expect(await page.locator('h1').textContent()).toBe('Sign in');
+    expect((await page.context().cookies()).find((c) => c.name === 'npuser_session')).toBeUndefined();
+    await page.goto(`${base}/me`);
+    expect(page.url()).toBe(`${base}/`);
+    await screenshot('signed-out');
+
+    // No CSP violation or script error on any page (the 401 of the wrong code is expected).
+    const errors = browserLog.filter(
+      (line) => line.startsWith('error') && !line.includes('the server responded with a status of 401'),
+    );
+    expect(errors).toEqual([]);
+  });
+
+  it('shows the rate-limit page with the wait', async () => {
+    await page.goto(`${base}/`);
+    await page.fill('#email', 'newcomer@example.com');
+    await Promise.all([page.waitForURL(`${base}/request`), page.click('button[type=submit]')]);
+    expect(await page.locator('.alert').textContent()).toMatch(/^Too many requests\. Please wait \d+ seconds?/);
+    await screenshot('rate-limited');
+  });
+
+  it('fits a phone screen and has a dark theme', async () => {
+    await page.setViewportSize({ width: 360, height: 720 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${base}/`);
+    const fits = await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth);
+    expect(fits).toBe(true);
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    expect(background).toBe('rgb(17, 19, 24)');
+    await screenshot('phone-dark');
+  });
+
+  it('stops gracefully on SIGTERM', async () => {
+    await browser?.close();
+    browser = undefined;
+    const code = await demo!.stop();
+    expect(code).toBe(0);
+    expect(demo!.output).toContain('npuser demo stopped');
+  });
+});
