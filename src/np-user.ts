@@ -8,6 +8,7 @@ import { type AddressKeys, type ClientKeys, addressKeys, clientKeys } from './li
 import { GuardedStore } from './lib/guarded-store.js';
 import { redactError } from './lib/redact.js';
 import { consoleMailer } from './mailers/console.js';
+import { groupCodeDigits } from './mailers/template.js';
 import { type NpUserOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { memoryCodeStore } from './stores/memory.js';
 import { type TokenSettings, signToken, verifyToken } from './token.js';
@@ -157,7 +158,8 @@ export class NpUser {
       // A code nobody received must not stay guessable. If the delete fails
       // too, the entry still expires with its TTL.
       await this.#store.delete(keys.code).catch(() => undefined);
-      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, [address, code]) });
+      // The grouped form too: a mail API may echo the body it was sent.
+      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, [address, code, groupCodeDigits(code)]) });
     }
     this.#emit('code.requested', 'sent', address);
     return { email: address, expiresAt: new Date(expiresAt) };

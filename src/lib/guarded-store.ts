@@ -31,34 +31,53 @@ export class GuardedStore {
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
-    await this.#call('set', () => this.#store.set(key, value, ttlMs));
+    await this.#call('set', () => this.#store.set(key, value, ttlMs), ignore);
   }
 
   async get(key: string): Promise<StoreEntry | undefined> {
-    // Typed as the contract promises, checked as what a broken store may really return.
-    const entry: unknown = await this.#call('get', () => this.#store.get(key));
-    if (entry === undefined) return undefined;
-    if (!isRecord(entry) || typeof entry.value !== 'string' || !isPositive(entry.ttlMs)) throw garbage('get');
-    return { value: entry.value, ttlMs: entry.ttlMs };
+    return this.#call(
+      'get',
+      () => this.#store.get(key),
+      // Typed as the contract promises, checked as what a broken store may really return.
+      (entry: unknown) => {
+        if (entry === undefined) return undefined;
+        if (!isRecord(entry) || typeof entry.value !== 'string' || !isPositive(entry.ttlMs)) throw garbage('get');
+        return { value: entry.value, ttlMs: entry.ttlMs };
+      },
+    );
   }
 
   async consume(key: string): Promise<string | undefined> {
-    const value: unknown = await this.#call('consume', () => this.#store.consume(key));
-    if (value !== undefined && typeof value !== 'string') throw garbage('consume');
-    return value;
+    return this.#call(
+      'consume',
+      () => this.#store.consume(key),
+      (value: unknown) => {
+        if (value !== undefined && typeof value !== 'string') throw garbage('consume');
+        return value;
+      },
+    );
   }
 
   async delete(key: string): Promise<void> {
-    await this.#call('delete', () => this.#store.delete(key));
+    await this.#call('delete', () => this.#store.delete(key), ignore);
   }
 
   async increment(key: string, ttlMs: number): Promise<StoreCounter> {
-    const counter: unknown = await this.#call('increment', () => this.#store.increment(key, ttlMs));
-    if (!isRecord(counter) || !isPositiveInteger(counter.count) || !isPositive(counter.ttlMs)) throw garbage('increment');
-    return { count: counter.count, ttlMs: counter.ttlMs };
+    return this.#call(
+      'increment',
+      () => this.#store.increment(key, ttlMs),
+      (counter: unknown) => {
+        if (!isRecord(counter) || !isPositiveInteger(counter.count) || !isPositive(counter.ttlMs)) throw garbage('increment');
+        return { count: counter.count, ttlMs: counter.ttlMs };
+      },
+    );
   }
 
-  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Run one store operation under the timeout and read its reply with `check`,
+   * inside the same guard: even a reply whose getters throw fails closed.
+   */
+  async #call<R>(operation: string, run: () => Promise<unknown>, check: (reply: unknown) => R): Promise<R> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -68,11 +87,15 @@ export class GuardedStore {
     try {
       // `then` turns a synchronous throw into a rejection; `race` keeps a late
       // rejection of a timed-out call handled, so it never goes unhandled.
-      return await Promise.race([Promise.resolve().then(run), timeout]);
+      return check(await Promise.race([Promise.resolve().then(run), timeout]));
     } catch (err) {
       throw err instanceof NpUserError ? err : storeFailed(err);
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+function ignore(): undefined {
+  return undefined;
 }
