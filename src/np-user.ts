@@ -1,6 +1,6 @@
 import { NpUserError } from './errors.js';
 import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
-import { canonicalEmail } from './lib/email.js';
+import { canonicalEmail, unicodeAddress } from './lib/email.js';
 import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
 import { checkContext } from './lib/context.js';
 import { type CodeRecord, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
@@ -158,8 +158,10 @@ export class NpUser {
       // A code nobody received must not stay guessable. If the delete fails
       // too, the entry still expires with its TTL.
       await this.#store.delete(keys.code).catch(() => undefined);
-      // The grouped form too: a mail API may echo the body it was sent.
-      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, [address, code, groupCodeDigits(code)]) });
+      // Every form a server or API may echo: the address as sent and with its
+      // domain in Unicode, the code as sent and as grouped in the body.
+      const sensitive = [address, unicodeAddress(address), code, groupCodeDigits(code)];
+      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, sensitive) });
     }
     this.#emit('code.requested', 'sent', address);
     return { email: address, expiresAt: new Date(expiresAt) };

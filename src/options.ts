@@ -277,7 +277,8 @@ export function resolveOptions(options: NpUserOptions): ResolvedOptions {
   if (typeof options !== 'object' || (options as unknown) === null) {
     throw new TypeError('npuser: new NpUser(options) needs an options object with a secret');
   }
-  const o = options as Partial<Record<keyof NpUserOptions, unknown>>;
+  // One snapshot: each option (even a getter) is read exactly once, then validated and frozen.
+  const o = { ...options } as Partial<Record<keyof NpUserOptions, unknown>>;
   if (o.store !== undefined) hasMethods('store', o.store, ['set', 'get', 'consume', 'delete', 'increment']);
   if (o.mailer !== undefined) hasMethods('mailer', o.mailer, ['send']);
   const numeric = Object.fromEntries(

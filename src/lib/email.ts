@@ -1,4 +1,4 @@
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { NpUserError } from '../errors.js';
 
 // RFC 5321 limits: 64 octets of local part, 254 for the whole path.
@@ -59,4 +59,14 @@ function domainToAscii(domain: string): string {
   // A numeric top label would make `a@1.2.3.4` an IP literal in disguise.
   if (ALL_DIGITS.test(labels[labels.length - 1] ?? '')) invalid();
   return ascii;
+}
+
+/**
+ * A canonical address with its domain shown in Unicode (`xn--bcher-kva.de` →
+ * `bücher.de`), the form an SMTPUTF8 server may echo back.
+ * @internal
+ */
+export function unicodeAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  return `${address.slice(0, at)}@${domainToUnicode(address.slice(at + 1))}`;
 }

@@ -7,16 +7,21 @@
  */
 export function redactError(err: unknown, sensitive: readonly string[]): Error {
   const source = err instanceof Error ? err : new Error(typeof err === 'string' ? err : 'non-error thrown');
-  let message = source.message;
-  for (const value of sensitive) {
-    // Case-insensitive: servers echo addresses in whatever case they like.
-    if (value.length > 0) message = message.replace(new RegExp(escapeRegExp(value), 'gi'), '[redacted]');
-  }
+  const redact = (text: string) =>
+    sensitive.reduce(
+      // Case-insensitive: servers echo addresses in whatever case they like.
+      (result, value) => (value.length > 0 ? result.replace(new RegExp(escapeRegExp(value), 'gi'), '[redacted]') : result),
+      text,
+    );
+  const message = redact(source.message);
   const copy = new Error(message);
-  copy.name = source.name;
+  copy.name = redact(source.name);
   copy.stack = `${copy.name}: ${message}`;
   const code = (source as { code?: unknown }).code;
-  if (typeof code === 'string') Object.defineProperty(copy, 'code', { value: code, enumerable: true });
+  // Only a code that looks like one (ECONNREFUSED, EENVELOPE): anything else may carry data.
+  if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code)) {
+    Object.defineProperty(copy, 'code', { value: code, enumerable: true });
+  }
   return copy;
 }
 

@@ -36,6 +36,9 @@ export interface ConsoleMailerOptions {
  * ```
  */
 export function consoleMailer(options: ConsoleMailerOptions = {}): Mailer {
+  if (typeof options !== 'object' || (options as unknown) === null) {
+    throw new TypeError('npuser: consoleMailer(options) takes an options object');
+  }
   if (process.env.NODE_ENV === 'production' && options.force !== true) {
     throw new TypeError(
       'npuser: consoleMailer() prints sign-in codes and is refused when NODE_ENV=production; configure a real mailer (or pass { force: true })',

@@ -101,7 +101,10 @@ function checkTtl(ttlMs: unknown): asserts ttlMs is number {
  * ```
  */
 export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCodeStore {
-  const maxEntries = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  if (typeof options !== 'object' || (options as unknown) === null) {
+    throw new TypeError('memoryCodeStore: options must be an object');
+  }
+  const maxEntries = options.maxEntries === undefined ? DEFAULT_MAX_ENTRIES : options.maxEntries;
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
     throw new TypeError('memoryCodeStore: options.maxEntries must be a positive integer');
   }

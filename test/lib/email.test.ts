@@ -1,0 +1,489 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  NpUser,
+  isNpUserError,
+  memoryCodeStore,
+  type CodeStore,
+  type MemoryCodeStore,
+  type NpUserOptions,
+} from 'npuser';
+import { memoryMailer } from 'npuser/testing';
+import { canonicalEmail } from '../../src/lib/email.js';
+
+// Count every call into IDNA, so "a megabyte string is refused before any real
+// work" is measured by a call count rather than by a flaky stopwatch.
+const idna = vi.hoisted(() => ({ calls: 0 }));
+vi.mock('node:url', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:url')>();
+  return {
+    ...actual,
+    domainToASCII: (domain: string) => {
+      idna.calls += 1;
+      return actual.domainToASCII(domain);
+    },
+  };
+});
+
+const SECRET = 'email canonicalisation test secret, >= 32 bytes';
+const MB = 1 << 20;
+
+type Method = 'set' | 'get' | 'consume' | 'delete' | 'increment';
+
+interface SpyStore extends CodeStore {
+  readonly inner: MemoryCodeStore;
+  readonly calls: Record<Method, number>;
+  total(): number;
+}
+
+/** A memory store that counts every call, to prove "the store was never touched". */
+function spyStore(inner: MemoryCodeStore): SpyStore {
+  const calls: Record<Method, number> = { set: 0, get: 0, consume: 0, delete: 0, increment: 0 };
+  return {
+    inner,
+    calls,
+    total: () => Object.values(calls).reduce((a, b) => a + b, 0),
+    set(key, value, ttlMs) {
+      calls.set += 1;
+      return inner.set(key, value, ttlMs);
+    },
+    get(key) {
+      calls.get += 1;
+      return inner.get(key);
+    },
+    consume(key) {
+      calls.consume += 1;
+      return inner.consume(key);
+    },
+    delete(key) {
+      calls.delete += 1;
+      return inner.delete(key);
+    },
+    increment(key, ttlMs) {
+      calls.increment += 1;
+      return inner.increment(key, ttlMs);
+    },
+  };
+}
+
+function setup(options: Partial<NpUserOptions> = {}) {
+  let t = Date.UTC(2026, 0, 1);
+  const now = () => t;
+  const store = spyStore(memoryCodeStore({ now }));
+  const mailer = memoryMailer();
+  const np = new NpUser({ secret: SECRET, store, mailer, now, ...options });
+  return {
+    np,
+    store,
+    mailer,
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
+}
+
+async function caught(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection, but it resolved');
+    },
+    (err: unknown) => err,
+  );
+}
+
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+const isInvalidEmail = (err: unknown) => isNpUserError(err, 'ERR_NPUSER_INVALID_EMAIL');
+
+// 64 + 1 + 189 = 254 characters: the longest address RFC 5321 allows.
+const LOCAL_64 = 'l'.repeat(64);
+const DOMAIN_189 = `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(61)}`;
+
+const ACCEPTED: readonly (readonly [input: string, canonical: string])[] = [
+  ['ada@example.com', 'ada@example.com'],
+  ['  ada@example.com  ', 'ada@example.com'],
+  // Surrounding whitespace (even CR/LF) is trimmed; only whitespace *inside* is refused.
+  ['\t ada@example.com\r\n', 'ada@example.com'],
+  ['ada@EXAMPLE.COM', 'ada@example.com'],
+  ['ADA@Example.Com', 'ada@example.com'],
+  ['Ada.Lovelace@Example.com', 'ada.lovelace@example.com'],
+  // Locale-independent lowercasing: `I` becomes `i`, never a Turkish dotless `ı`.
+  ['IRIS@example.com', 'iris@example.com'],
+  ['ada@bücher.de', 'ada@xn--bcher-kva.de'],
+  ['ada@BÜCHER.DE', 'ada@xn--bcher-kva.de'],
+  ['ada@XN--BCHER-KVA.DE', 'ada@xn--bcher-kva.de'],
+  ['ada@ｅｘａｍｐｌｅ．ｃｏｍ', 'ada@example.com'],
+  ['ada@ＥＸＡＭＰＬＥ.com', 'ada@example.com'],
+  ['ada@example。com', 'ada@example.com'],
+  ['ada+news@example.com', 'ada+news@example.com'],
+  ['Ada+News@example.com', 'ada+news@example.com'],
+  ['a.d.a@gmail.com', 'a.d.a@gmail.com'],
+  ['ada@googlemail.com', 'ada@googlemail.com'],
+  ["o'brien@example.com", "o'brien@example.com"],
+  ['x!#$%&*+/=?^_`{|}~-@example.com', 'x!#$%&*+/=?^_`{|}~-@example.com'],
+  ['a@b.co', 'a@b.co'],
+  ['ada@123.example', 'ada@123.example'],
+  ['ada@ex--ample.com', 'ada@ex--ample.com'],
+  ['__proto__@example.com', '__proto__@example.com'],
+  ['constructor@example.com', 'constructor@example.com'],
+  [`${LOCAL_64}@example.com`, `${LOCAL_64}@example.com`],
+  [`${LOCAL_64}@${DOMAIN_189}`, `${LOCAL_64}@${DOMAIN_189}`],
+];
+
+const REFUSED: readonly (readonly [name: string, input: string])[] = [
+  ['empty string', ''],
+  ['only spaces', '   '],
+  ['no @', 'ada.example.com'],
+  ['empty local part', '@example.com'],
+  ['empty domain', 'ada@'],
+  ['header injection CRLF', 'a@b.com\r\nBcc: x@y.com'],
+  ['header injection LF', 'a@b.com\nBcc: x@y.com'],
+  ['header injection CR', 'a@b.com\rBcc: x@y.com'],
+  ['CRLF in the local part', 'a\r\nb@example.com'],
+  ['NUL in the domain', 'ada@exam\u0000ple.com'],
+  ['NUL after the address', 'ada@example.com\u0000'],
+  ['NUL in the local part', 'a\u0000da@example.com'],
+  ['tab inside', 'ada@exam\tple.com'],
+  ['tab in the local part', 'a\tda@example.com'],
+  ['vertical tab inside', 'ada@exam\u000bple.com'],
+  ['DEL inside', 'ada@exam\u007fple.com'],
+  ['C1 NEL inside the domain', 'ada@exam\u0085ple.com'],
+  ['line separator inside the domain', 'ada@exam\u2028ple.com'],
+  ['two @', 'a@b@example.com'],
+  ['double @@', 'a@@example.com'],
+  ['quoted local part', '"ada"@example.com'],
+  ['quoted local part with space', '"ada lovelace"@example.com'],
+  ['quoted local part with @', '"a@b"@example.com'],
+  ['comment in the local part', 'ada(x)@example.com'],
+  ['comment before', '(x)ada@example.com'],
+  ['comment in the domain', 'ada@(x)example.com'],
+  ['comment after', 'ada@example.com(x)'],
+  ['domain literal', 'ada@[1.2.3.4]'],
+  ['IPv6 domain literal', 'ada@[IPv6:::1]'],
+  ['bare IPv4', 'ada@1.2.3.4'],
+  ['short IPv4', 'ada@127.1'],
+  ['hex IPv4', 'ada@0x7f.0.0.1'],
+  ['numeric top label', 'ada@example.123'],
+  ['comma list', 'a@b.com,c@d.com'],
+  ['semicolon list', 'a@b.com; c@d.com'],
+  ['semicolon list without space', 'a@b.com;c@d.com'],
+  ['angle brackets', '<a@b.com>'],
+  ['display name', 'Name <a@b.com>'],
+  ['quoted display name', '"Name" <a@b.com>'],
+  ['space in the local part', 'ada lovelace@example.com'],
+  ['space in the domain', 'ada@exam ple.com'],
+  ['space before @', 'ada @example.com'],
+  ['trailing word', 'ada@example.com x'],
+  ['no-break space inside', 'ada@exam\u00a0ple.com'],
+  ['backslash escape', 'a\\@b@example.com'],
+  ['backslash in the local part', 'a\\b@example.com'],
+  ['non-ASCII local part (ö)', 'jöhn@x.com'],
+  ['Turkish dotless ı in the local part', 'ıda@example.com'],
+  ['Turkish dotted İ in the local part', 'İda@example.com'],
+  ['Kelvin sign in the local part', '\u212Ada@example.com'],
+  ['long s in the local part', 'ſam@example.com'],
+  ['full-width local part', 'ａｄａ@example.com'],
+  ['full-width @', 'ada＠example.com'],
+  ['Cyrillic local part', 'аda@example.com'],
+  ['local part of 65', `${'l'.repeat(65)}@example.com`],
+  ['whole of 255', `${LOCAL_64}@${DOMAIN_189.slice(0, -1)}cc`],
+  ['leading dot', '.ada@example.com'],
+  ['trailing dot in the local part', 'ada.@example.com'],
+  ['double dot in the local part', 'a..da@example.com'],
+  ['leading dot in the domain', 'ada@.example.com'],
+  ['double dot in the domain', 'ada@example..com'],
+  ['trailing-dot domain', 'ada@example.com.'],
+  ['trailing ideographic full stop', 'ada@example.com。'],
+  ['hyphen-leading label', 'ada@-example.com'],
+  ['hyphen-trailing label', 'ada@example-.com'],
+  ['hyphen-leading top label', 'ada@example.-com'],
+  ['single-label domain', 'ada@localhost'],
+  ['single-label TLD', 'ada@com'],
+  ['underscore in the domain', 'ada@ex_ample.com'],
+  ['label of 64', `ada@${'a'.repeat(64)}.com`],
+  ['invalid punycode', 'ada@xn--zz.com'],
+  ['percent in the domain', 'ada@ex%61mple.com'],
+  ['full-width percent in the domain', 'ada@ex％61mple.com'],
+  ['URL path', 'ada@example.com/x'],
+  ['port', 'ada@example.com:25'],
+  ['query', 'ada@example.com?x'],
+  ['fragment', 'ada@example.com#x'],
+  ['userinfo-looking', 'ada:pw@example.com'],
+  ['megabyte local part', `${'a'.repeat(MB)}@example.com`],
+  ['megabyte domain', `ada@${'b'.repeat(MB)}.com`],
+  ['megabyte of padding around a valid address', `${' '.repeat(MB)}ada@example.com`],
+  ['megabyte of @', '@'.repeat(MB)],
+  ['megabyte of CRLF', `ada@example.com${'\r\nBcc: x@y.com'.repeat(MB / 16)}`],
+];
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('canonicalEmail: accepted addresses and their canonical form', () => {
+  it.each(ACCEPTED)('%j → %j', (input, canonical) => {
+    expect(canonicalEmail(input)).toBe(canonical);
+    // canon(canon(x)) === canon(x)
+    expect(canonicalEmail(canonical)).toBe(canonical);
+  });
+
+  it('keeps +tags and Gmail dots distinct (no provider rewriting)', () => {
+    const forms = ['ada@gmail.com', 'a.da@gmail.com', 'ad.a@gmail.com', 'ada+x@gmail.com', 'ada+y@gmail.com'];
+    expect(new Set(forms.map(canonicalEmail)).size).toBe(forms.length);
+  });
+
+  it('does not use locale-dependent case mapping anywhere in the email code', () => {
+    const source = readFileSync(new URL('../../src/lib/email.ts', import.meta.url), 'utf8');
+    expect(source).not.toMatch(/toLocale(Lower|Upper)Case/);
+  });
+
+  it('mails the canonical address, as exactly one recipient, and verifies whatever case the user types', async () => {
+    const s = setup();
+    await s.np.requestCode('  Ada.Lovelace+News@BÜCHER.de ');
+    expect(s.mailer.messages).toHaveLength(1);
+    const message = s.mailer.messages[0]!;
+    expect(message.to).toBe('ada.lovelace+news@xn--bcher-kva.de');
+    expect(message.to).not.toMatch(/[,;<>\s]/);
+    expect(message.to.split('@')).toHaveLength(2);
+    const result = await s.np.verifyCode('ADA.LOVELACE+NEWS@xn--bcher-kva.DE', message.code);
+    expect(result.email).toBe('ada.lovelace+news@xn--bcher-kva.de');
+  });
+
+  it('treats __proto__@… as an ordinary address and pollutes nothing', async () => {
+    const s = setup();
+    await s.np.requestCode('__proto__@example.com');
+    const code = s.mailer.lastCodeFor('__proto__@example.com');
+    expect(code).toMatch(/^[0-9]{6}$/);
+    const { email, subject } = await s.np.verifyCode('__PROTO__@example.com', code!);
+    expect(email).toBe('__proto__@example.com');
+    expect(typeof subject).toBe('string');
+    expect(({} as Record<string, unknown>).code).toBeUndefined();
+    expect(Object.keys(Object.prototype)).toEqual([]);
+    // A different address still has its own, separate state.
+    await s.np.requestCode('constructor@example.com');
+    expect(s.mailer.messages.map((m) => m.to)).toEqual(['__proto__@example.com', 'constructor@example.com']);
+  });
+});
+
+describe('canonicalEmail: refused addresses', () => {
+  it.each(REFUSED)('refuses %s', (_name, input) => {
+    expect(isInvalidEmail(thrown(() => canonicalEmail(input)))).toBe(true);
+  });
+
+  it.each(REFUSED)('requestCode and verifyCode refuse %s without touching the store or the mailer', async (_name, input) => {
+    const s = setup();
+    expect(isInvalidEmail(await caught(s.np.requestCode(input)))).toBe(true);
+    expect(isInvalidEmail(await caught(s.np.verifyCode(input, '123456')))).toBe(true);
+    expect(isInvalidEmail(await caught(s.np.requestCode(input, { clientKey: 'client-1' })))).toBe(true);
+    expect(s.store.total()).toBe(0);
+    expect(s.store.inner.size).toBe(0);
+    expect(s.mailer.messages).toHaveLength(0);
+  });
+
+  it('refuses megabyte strings before any real work (no IDNA call, no trim)', () => {
+    const inputs = [
+      `${'a'.repeat(MB)}@example.com`,
+      `ada@${'b'.repeat(MB)}.com`,
+      `${' '.repeat(MB)}ada@example.com`,
+      `ada@${'ü'.repeat(MB)}.de`,
+    ];
+    const trim = vi.spyOn(String.prototype, 'trim');
+    idna.calls = 0;
+    for (const input of inputs) expect(isInvalidEmail(thrown(() => canonicalEmail(input)))).toBe(true);
+    const trimCalls = trim.mock.calls.length;
+    trim.mockRestore();
+    expect(idna.calls).toBe(0);
+    expect(trimCalls).toBe(0);
+    // Positive control: the counter does see an ordinary address.
+    canonicalEmail('ada@bücher.de');
+    expect(idna.calls).toBe(1);
+  });
+
+  it('never hands URL syntax or control characters to IDNA', () => {
+    idna.calls = 0;
+    for (const input of ['ada@example.com/x', 'ada@[::1]', 'ada@ex%61mple.com', 'a@b.com\r\nBcc: x@y.com', 'ada@ex ample.com']) {
+      expect(isInvalidEmail(thrown(() => canonicalEmail(input)))).toBe(true);
+    }
+    expect(idna.calls).toBe(0);
+  });
+});
+
+describe('canonicalEmail: Unicode case and compatibility collisions', () => {
+  it('collapses only spellings of the same mailbox', () => {
+    const same: readonly (readonly [string, string])[] = [
+      ['ADA@example.com', 'ada@example.com'],
+      ['ada@EXAMPLE.com', 'ada@example.com'],
+      ['ada@ｅｘａｍｐｌｅ.com', 'ada@example.com'],
+      // UTS-46 maps the Kelvin sign to `k` in a *domain*: the same DNS name, so the same mailbox.
+      ['ada@\u212Aelvin.example', 'ada@kelvin.example'],
+      ['ada@BÜCHER.de', 'ada@bücher.de'],
+    ];
+    for (const [a, b] of same) expect(canonicalEmail(a), `${a} vs ${b}`).toBe(canonicalEmail(b));
+  });
+
+  it('keeps homographs and case-folding look-alikes apart', () => {
+    const apart: readonly (readonly [string, string])[] = [
+      ['ada@exаmple.com', 'ada@example.com'], // Cyrillic а
+      ['ada@gοogle.com', 'ada@google.com'], // Greek ο
+      ['ada@faß.de', 'ada@fass.de'], // nontransitional IDNA: ß is not ss
+      ['ada@ıexample.com', 'ada@iexample.com'], // dotless ı
+      ['ada@İexample.com', 'ada@iexample.com'], // dotted İ
+      ['ada+1@example.com', 'ada@example.com'],
+      ['a.da@example.com', 'ada@example.com'],
+    ];
+    for (const [a, b] of apart) {
+      const ca = canonicalEmail(a);
+      expect(ca, `${a} vs ${b}`).not.toBe(canonicalEmail(b));
+      expect(ca).toMatch(/^[\x21-\x7e]+$/);
+    }
+  });
+
+  it('refuses non-ASCII local parts rather than folding them onto ASCII ones', () => {
+    for (const input of ['\u212Ada@example.com', 'ſada@example.com', 'ıda@example.com', 'ＡＤＡ@example.com', 'ada\u0301@example.com']) {
+      expect(isInvalidEmail(thrown(() => canonicalEmail(input))), input).toBe(true);
+    }
+  });
+
+  it('a code sent to a homograph domain never verifies for the real one, and vice versa', async () => {
+    const s = setup({ generateCode: () => '314159' });
+    await s.np.requestCode('ada@exаmple.com');
+    expect(s.mailer.messages[0]!.to).toBe('ada@xn--exmple-4nf.com');
+    expect(isNpUserError(await caught(s.np.verifyCode('ada@example.com', '314159')), 'ERR_NPUSER_INVALID_CODE')).toBe(true);
+    // The real owner of the homograph still can.
+    await expect(s.np.verifyCode('ada@exаmple.com', '314159')).resolves.toMatchObject({ email: 'ada@xn--exmple-4nf.com' });
+  });
+
+  it('gives one subject to case variants of one address and different subjects to homographs', async () => {
+    const s = setup({ generateCode: () => '271828', resendCooldownSeconds: 0 });
+    const subjectOf = async (requested: string, verified: string) => {
+      await s.np.requestCode(requested);
+      return (await s.np.verifyCode(verified, '271828')).subject;
+    };
+    const a = await subjectOf('ADA@Example.com', 'ada@example.com');
+    const b = await subjectOf('ada@EXAMPLE.COM', 'Ada@example.com');
+    const c = await subjectOf('ada@exаmple.com', 'ada@exаmple.com');
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+  });
+});
+
+describe('canonicalEmail: properties', () => {
+  const isTypedRefusal = (err: unknown) => isInvalidEmail(err) && (err as Error).message === 'The email address is not valid.';
+
+  function checkOutput(input: string): void {
+    let out: string;
+    try {
+      out = canonicalEmail(input);
+    } catch (err) {
+      if (!isTypedRefusal(err)) throw err;
+      return;
+    }
+    expect(typeof out).toBe('string');
+    expect(out).toMatch(/^[\x21-\x7e]+$/); // ASCII, no whitespace, no control characters
+    expect(out.split('@')).toHaveLength(2);
+    expect(out.length).toBeLessThanOrEqual(254);
+    expect(out.indexOf('@')).toBeLessThanOrEqual(64);
+    expect(out).not.toMatch(/[()<>[\]\\,;:"\s]/);
+    expect(canonicalEmail(out)).toBe(out);
+  }
+
+  // Characters that sit on the edges of the rules: atext, specials, look-alikes,
+  // IDNA-ignored and IDNA-mapped code points, controls and line breaks.
+  const tricky = fc.constantFrom(
+    'a', 'Z', '0', '9', '.', '-', '_', '+', '@', '@', '@', ' ', '\t', '\r', '\n', '\u0000', '"', '(', ')',
+    '<', '>', '[', ']', ',', ';', ':', '\\', '%', '/', '?', '#', 'ü', 'Ü', 'ß', 'ı', 'İ', '\u212A', 'ſ',
+    'а', 'ο', 'ｅ', 'Ｅ', '．', '。', '＠', '\u00AD', '\u200B', '\u200D', '\uFEFF', '\u0085', '\u2028',
+    '\u00A0', '①', 'ﬀ', '\u0301', '\uD83D\uDE00', 'xn--', 'com', 'example',
+  );
+
+  it('on any string: returns a canonical ASCII address or throws the typed refusal, nothing else', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 80 }), fc.string({ unit: 'binary-ascii', maxLength: 80 })), checkOutput),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('on strings built from tricky characters around an @: same contract', () => {
+    const part = fc.string({ unit: tricky, maxLength: 20 });
+    fc.assert(
+      fc.property(fc.tuple(part, part, part).map(([l, d, t]) => `${l}@${d}.${t}`), checkOutput),
+      { numRuns: 5000 },
+    );
+    fc.assert(fc.property(fc.string({ unit: tricky, maxLength: 40 }), checkOutput), { numRuns: 3000 });
+  });
+
+  it('on valid addresses: accepted, lowercased, idempotent and case-insensitive', () => {
+    fc.assert(
+      fc.property(fc.emailAddress(), fc.constantFrom('', ' ', '\t', '\r\n'), (address, pad) => {
+        fc.pre(address.length <= 254);
+        const canon = canonicalEmail(`${pad}${address}${pad}`);
+        const at = address.indexOf('@');
+        expect(canon).toBe(`${address.slice(0, at).toLowerCase()}@${address.slice(at + 1).toLowerCase()}`);
+        expect(canonicalEmail(canon)).toBe(canon);
+        // fc.emailAddress() is ASCII, so upper-casing cannot create a new code point.
+        expect(canonicalEmail(address.toUpperCase())).toBe(canon);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('on valid addresses with random ASCII case flips: one canonical form', () => {
+    fc.assert(
+      fc.property(fc.emailAddress(), fc.array(fc.boolean(), { minLength: 300, maxLength: 300 }), (address, flips) => {
+        fc.pre(address.length <= 254);
+        const mixed = Array.from(address).map((ch, i) => (flips[i] ? ch.toUpperCase() : ch.toLowerCase())).join('');
+        expect(canonicalEmail(mixed)).toBe(canonicalEmail(address));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('on valid local parts with a non-ASCII character spliced in: refused', () => {
+    fc.assert(
+      fc.property(
+        fc.emailAddress(),
+        fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => c.codePointAt(0)! > 0x7f && c.trim() === c),
+        fc.nat(),
+        (address, ch, where) => {
+          const at = address.indexOf('@');
+          const i = where % (at + 1);
+          const spliced = `${address.slice(0, i)}${ch}${address.slice(i)}`;
+          expect(isInvalidEmail(thrown(() => canonicalEmail(spliced)))).toBe(true);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('canonicalEmail: non-string input is a TypeError', () => {
+  const NON_STRINGS: readonly (readonly [string, unknown])[] = [
+    ['number', 42],
+    ['null', null],
+    ['undefined', undefined],
+    ['boolean', true],
+    ['bigint', 1n],
+    ['object with toString', { toString: () => 'ada@example.com' }],
+    ['String object', new String('ada@example.com')],
+    ['array', ['ada@example.com']],
+    ['Symbol', Symbol('ada@example.com')],
+    ['function', () => 'ada@example.com'],
+  ];
+
+  it.each(NON_STRINGS)('%s', async (_name, value) => {
+    expect(thrown(() => canonicalEmail(value))).toBeInstanceOf(TypeError);
+    const s = setup();
+    expect(await caught(s.np.requestCode(value as string))).toBeInstanceOf(TypeError);
+    expect(await caught(s.np.verifyCode(value as string, '123456'))).toBeInstanceOf(TypeError);
+    expect(s.store.total()).toBe(0);
+    expect(s.mailer.messages).toHaveLength(0);
+  });
+});
