@@ -1,13 +1,16 @@
-import { defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+import { ENTRY_POINTS } from './src/entry-points.js';
+
+// `npuser`, `npuser/testing`, … resolve to their sources, from the one list of entry points.
+// Exact matches (regular expressions), so `npuser` never swallows `npuser/testing`.
+const alias = Object.entries(ENTRY_POINTS).map(([subpath, source]) => ({
+  find: new RegExp(`^npuser${subpath === '.' ? '' : subpath.slice(1).replace(/\//g, '\\/')}$`),
+  replacement: fileURLToPath(new URL(`./${source}`, import.meta.url)),
+}));
 
 export default defineConfig({
-  resolve: {
-    alias: {
-      'npuser/testing': fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)),
-      npuser: fileURLToPath(new URL('./src/index.ts', import.meta.url)),
-    },
-  },
+  resolve: { alias },
   test: {
     include: ['test/**/*.test.ts'],
     // The packaging and browser tests build, pack and launch processes.
