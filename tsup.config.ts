@@ -9,15 +9,28 @@ const entry = Object.fromEntries(
   ]),
 );
 
-export default defineConfig({
-  entry,
-  format: ['esm', 'cjs'],
-  dts: true,
-  // Shared chunks keep one copy of NpUserError across entry points in each format.
-  splitting: true,
-  sourcemap: true,
-  clean: true,
+const shared = {
   target: 'node20',
   platform: 'node',
+  sourcemap: true,
   treeshake: true,
-});
+} as const;
+
+export default defineConfig([
+  {
+    ...shared,
+    entry,
+    format: ['esm', 'cjs'],
+    dts: true,
+    // Shared chunks keep one copy of NpUserError across entry points in each format.
+    splitting: true,
+    clean: true,
+  },
+  {
+    // The `npuser` command (package.json "bin"): ESM only, not an import path.
+    ...shared,
+    entry: { cli: 'src/cli.ts' },
+    format: ['esm'],
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);

@@ -8,6 +8,13 @@ export { NpUserError, isNpUserError, NP_USER_ERROR_CODES } from './errors.js';
 export type { NpUserErrorCode, NpUserErrorOptions } from './errors.js';
 export { DEFAULTS, OPTION_BOUNDS } from './options.js';
 export type { NpUserOptions, NumericOption, OptionBound } from './options.js';
+export type {
+  AsymmetricAlgorithm,
+  JsonWebKeyInput,
+  JsonWebKeySet,
+  PublicJsonWebKey,
+  SigningKeyInput,
+} from './lib/signing-keys.js';
 export { memoryCodeStore } from './stores/memory.js';
 export type { MemoryCodeStore, MemoryCodeStoreOptions, MemoryStoreEntry } from './stores/memory.js';
 export { consoleMailer } from './mailers/console.js';
@@ -27,6 +34,8 @@ export type {
   StoreCounter,
   StoreEntry,
   TokenClaims,
+  TokenClaimsContext,
+  ValidateTokenOptions,
   ValidateTokenResult,
   VerifyCodeResult,
 } from './types.js';

@@ -1,17 +1,18 @@
-import { NpUserError } from './errors.js';
+import { NpUserError, isNpUserError } from './errors.js';
 import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
 import { canonicalEmail, unicodeAddress } from './lib/email.js';
 import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
 import { checkContext } from './lib/context.js';
 import { type CodeRecord, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
-import { type AddressKeys, type ClientKeys, addressKeys, clientKeys } from './lib/store-keys.js';
+import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, revokedTokenKey } from './lib/store-keys.js';
+import type { JsonWebKeySet } from './lib/signing-keys.js';
 import { GuardedStore } from './lib/guarded-store.js';
 import { redactError } from './lib/redact.js';
 import { consoleMailer } from './mailers/console.js';
 import { groupCodeDigits } from './mailers/template.js';
 import { type NpUserOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { memoryCodeStore } from './stores/memory.js';
-import { type TokenSettings, signToken, verifyToken } from './token.js';
+import { REGISTERED_CLAIMS, type TokenSettings, signToken, verifyToken } from './token.js';
 import type {
   CodeMessage,
   Mailer,
@@ -19,6 +20,7 @@ import type {
   NpUserEventType,
   RequestCodeResult,
   RequestContext,
+  ValidateTokenOptions,
   ValidateTokenResult,
   VerifyCodeResult,
 } from './types.js';
@@ -75,7 +77,8 @@ export class NpUser {
     );
     this.#mailer = resolved.mailer ?? consoleMailer();
     this.#token = {
-      key: this.#keys.signing,
+      hmacKey: this.#keys.signing,
+      signingKeys: resolved.signingKeys,
       issuer: resolved.issuer,
       audience: resolved.audience,
       ttlSeconds: resolved.tokenTtlSeconds,
@@ -219,7 +222,8 @@ export class NpUser {
 
     const attempts = await this.#store.increment(keys.attempts(record.codeId), entry.ttlMs);
     if (attempts.count > o.maxAttempts) {
-      await this.#store.delete(keys.code);
+      // Refused without comparing. Nothing to delete: the attempt that reached
+      // the limit either burned the code (wrong) or is consuming it (right).
       this.#emit('code.failed', 'attempts-exhausted', address);
       throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
@@ -229,6 +233,12 @@ export class NpUser {
       await this.#store.delete(keys.code);
       return this.#fail(keys, client, address, 'attempts-exhausted', 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
+
+    // The token is made before the code is consumed: if the app's claims
+    // callback or signing fails, the user keeps the code and can try again.
+    // A token made by a caller that then loses the consume is never returned.
+    const subject = this.#subject(address);
+    const { token, expiresAt } = await signToken(this.#token, subject, this.#now(), await this.#extraClaims(subject, address));
 
     // Compare what the atomic consume returned, not what was read before it:
     // a concurrent verify may have taken it, or a new request replaced it.
@@ -241,21 +251,23 @@ export class NpUser {
     // Success resets the failure window. Clean-up failures are not security
     // failures (everything expires anyway), so they do not cost the user the sign-in.
     await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(record.codeId))]);
-    const subject = this.#subject(address);
-    const { token, expiresAt } = await signToken(this.#token, subject, this.#now());
     this.#emit('code.verified', 'verified', address);
     return { token, subject, email: address, expiresAt };
   }
 
   /**
-   * Check a token issued by this app: signature (HS256 only), `typ`
-   * `npuser+jwt`, `iss`, `aud`, `exp`, `iat`, all on the `now` clock with
-   * `clockToleranceSeconds` of skew.
+   * Check a token issued by this app: the signature with the one algorithm of
+   * its key (HS256 from `secret`, or the `signingKeys` entry its `kid` names),
+   * `typ` `npuser+jwt`, `iss`, `aud`, `exp`, `iat`, all on the `now` clock with
+   * `clockToleranceSeconds` of skew; then, unless `checkRevocation` is off,
+   * that it has not been revoked.
    *
    * @param token - The compact JWT.
-   * @throws TypeError when `token` is not a string.
+   * @param options - `maxTokenAgeSeconds` to demand a recent sign-in.
+   * @throws TypeError when `token` is not a string or `options` is malformed.
    * @throws NpUserError `ERR_NPUSER_INVALID_TOKEN` (malformed, forged, wrong
-   * app; also when a forged token is expired) or `ERR_NPUSER_TOKEN_EXPIRED`.
+   * app, revoked; also when a forged token is expired), `ERR_NPUSER_TOKEN_EXPIRED`,
+   * or `ERR_NPUSER_STORE_FAILED` when the revocation list cannot be read.
    *
    * @example
    * ```ts
@@ -268,8 +280,96 @@ export class NpUser {
    * }
    * ```
    */
-  async validateToken(token: string): Promise<ValidateTokenResult> {
-    return verifyToken(this.#token, token, this.#now());
+  async validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResult> {
+    const maxTokenAgeSeconds = checkValidateOptions(options);
+    const result = await verifyToken(this.#token, token, this.#now(), maxTokenAgeSeconds);
+    if (this.#options.checkRevocation && (await this.#store.get(this.#revokedKey(result.tokenId))) !== undefined) {
+      throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+    }
+    return result;
+  }
+
+  /**
+   * Revoke a token before it expires (sign-out): its `jti` is stored in the
+   * CodeStore until the token would have expired, and `validateToken` refuses
+   * it from then on, on every instance sharing the store. A token that has
+   * already expired needs nothing and resolves at once.
+   *
+   * @param token - A token this app issued.
+   * @throws TypeError when `token` is not a string, or `checkRevocation` is off.
+   * @throws NpUserError `ERR_NPUSER_INVALID_TOKEN` when it is not a genuine
+   * token of this app, `ERR_NPUSER_STORE_FAILED`.
+   *
+   * @example
+   * ```ts
+   * app.post('/logout', async (req, res) => {
+   *   await np.revokeToken(req.cookies.session).catch(() => undefined);
+   *   res.clearCookie('session').redirect('/');
+   * });
+   * ```
+   */
+  async revokeToken(token: string): Promise<void> {
+    if (!this.#options.checkRevocation) {
+      throw new TypeError('npuser: revokeToken() needs checkRevocation, which is off; revoked tokens would still validate');
+    }
+    const now = this.#now();
+    let result: ValidateTokenResult;
+    try {
+      result = await verifyToken(this.#token, token, now);
+    } catch (err) {
+      if (isNpUserError(err, 'ERR_NPUSER_TOKEN_EXPIRED')) return;
+      throw err;
+    }
+    // Kept until the last moment validation could still accept the token.
+    const ttlMs = result.expiresAt.getTime() + this.#options.clockToleranceSeconds * 1000 - now;
+    if (ttlMs > 0) await this.#store.set(this.#revokedKey(result.tokenId), '1', ttlMs);
+  }
+
+  /**
+   * The public keys that verify this app's tokens, as a JSON Web Key Set:
+   * serve it (e.g. at `/.well-known/jwks.json`) and any service can check
+   * tokens offline with any JOSE library.
+   *
+   * @throws TypeError without `signingKeys`: HS256 tokens can only be checked with the secret.
+   *
+   * @example
+   * ```ts
+   * import { createLocalJWKSet, jwtVerify } from 'jose';
+   * const keys = createLocalJWKSet(np.jwks());
+   * await jwtVerify(token, keys, { issuer: 'npuser', audience: 'my-app', typ: 'npuser+jwt' });
+   * ```
+   */
+  jwks(): JsonWebKeySet {
+    const keys = this.#options.signingKeys;
+    if (keys === undefined) {
+      throw new TypeError('npuser: jwks() needs options.signingKeys; HS256 tokens can only be verified with the secret');
+    }
+    return { keys: keys.map((k) => k.publicJwk) };
+  }
+
+  async #extraClaims(subject: string, address: string): Promise<Record<string, unknown>> {
+    const claims: Record<string, unknown> = {};
+    const fromApp: unknown = this.#options.tokenClaims ? await this.#options.tokenClaims({ subject, email: address }) : undefined;
+    if (fromApp !== undefined) {
+      if (typeof fromApp !== 'object' || fromApp === null || Array.isArray(fromApp)) {
+        throw new TypeError('npuser: options.tokenClaims must return a plain object');
+      }
+      for (const [name, value] of Object.entries(fromApp)) {
+        if (REGISTERED_CLAIMS.has(name) || name === 'email_verified') {
+          throw new TypeError(`npuser: options.tokenClaims cannot set the registered claim "${name}"`);
+        }
+        claims[name] = value;
+      }
+    }
+    if (this.#options.includeEmail) {
+      claims.email = address;
+      claims.email_verified = true;
+    }
+    return claims;
+  }
+
+  #revokedKey(tokenId: string): string {
+    return revokedTokenKey(this.#keys.storeKey, this.#options.audience, tokenId);
   }
 
   async #fail(
@@ -370,4 +470,15 @@ function parseStoredRecord(value: string): CodeRecord {
     throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('store returned a malformed code record') });
   }
   return record;
+}
+
+function checkValidateOptions(options: unknown): number | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new TypeError('npuser: validateToken options must be an object');
+  const { maxTokenAgeSeconds } = options as { maxTokenAgeSeconds?: unknown };
+  if (maxTokenAgeSeconds === undefined) return undefined;
+  if (typeof maxTokenAgeSeconds !== 'number' || !Number.isInteger(maxTokenAgeSeconds) || maxTokenAgeSeconds < 0) {
+    throw new TypeError('npuser: validateToken options.maxTokenAgeSeconds must be a non-negative integer');
+  }
+  return maxTokenAgeSeconds;
 }

@@ -1,4 +1,5 @@
-import type { CodeStore, Mailer, NpUserEvent } from './types.js';
+import { type ResolvedSigningKey, type SigningKeyInput, resolveSigningKeys } from './lib/signing-keys.js';
+import type { CodeStore, Mailer, NpUserEvent, TokenClaimsContext } from './types.js';
 
 /**
  * Options for `new NpUser(options)`. Only `secret` is required.
@@ -99,6 +100,35 @@ export interface NpUserOptions {
    * @default uniform digits from `crypto.randomInt`
    */
   generateCode?: (length: number) => string;
+  /**
+   * Asymmetric keys for tokens that other services verify offline with
+   * `np.jwks()`: Ed25519 (EdDSA) or P-256 (ES256), as JWKs or `KeyObject`s.
+   * The first key signs and must be private; every key verifies, each with the
+   * one algorithm its type implies, selected by the token's `kid`. To rotate,
+   * put the new key first and keep the old one (its public half is enough)
+   * until the last token it signed has expired. When set, HS256 is no longer
+   * accepted. `npx npuser keys generate` prints a new key.
+   * @default HS256 with a key derived from `secret`
+   */
+  signingKeys?: readonly SigningKeyInput[];
+  /**
+   * Put the canonical address in the token as `email` (with `email_verified: true`).
+   * Off by default: a token then says who someone is in this app and nothing more.
+   * @default false
+   */
+  includeEmail?: boolean;
+  /**
+   * Adds the app's own claims to each token. It cannot replace a registered
+   * claim (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `email`): naming one is a `TypeError`.
+   */
+  tokenClaims?: (context: TokenClaimsContext) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  /**
+   * Check the revocation list (`revokeToken`) in `validateToken`: one store
+   * read per validation. Turn it off for purely stateless validation; then
+   * `revokeToken` is refused with a `TypeError`.
+   * @default true
+   */
+  checkRevocation?: boolean;
   /**
    * Told about sign-in events. It receives pseudonyms and reasons only; its
    * errors and rejections are ignored so that a listener cannot break sign-in.
@@ -219,6 +249,10 @@ export interface ResolvedOptions extends Readonly<Record<NumericOption, number>>
   readonly now: () => number;
   readonly generateCode: ((length: number) => string) | undefined;
   readonly onEvent: ((event: NpUserEvent) => void | Promise<void>) | undefined;
+  readonly signingKeys: readonly ResolvedSigningKey[] | undefined;
+  readonly includeEmail: boolean;
+  readonly tokenClaims: NpUserOptions['tokenClaims'];
+  readonly checkRevocation: boolean;
 }
 
 function fail(name: string, expectation: string): never {
@@ -260,6 +294,12 @@ function optionalFunction(name: string, value: unknown): ((...args: never[]) => 
   return value as (...args: never[]) => unknown;
 }
 
+function flag(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(name, 'must be a boolean');
+  return value;
+}
+
 function hasMethods(name: string, value: unknown, methods: readonly string[]): void {
   if (typeof value !== 'object' || value === null) fail(name, `must be an object with ${methods.join(', ')}`);
   for (const method of methods) {
@@ -296,5 +336,9 @@ export function resolveOptions(options: NpUserOptions): ResolvedOptions {
     now: (optionalFunction('now', o.now) as (() => number) | undefined) ?? Date.now,
     generateCode: optionalFunction('generateCode', o.generateCode) as ResolvedOptions['generateCode'],
     onEvent: optionalFunction('onEvent', o.onEvent) as ResolvedOptions['onEvent'],
+    signingKeys: resolveSigningKeys(o.signingKeys),
+    includeEmail: flag('includeEmail', o.includeEmail, false),
+    tokenClaims: optionalFunction('tokenClaims', o.tokenClaims) as ResolvedOptions['tokenClaims'],
+    checkRevocation: flag('checkRevocation', o.checkRevocation, true),
   });
 }

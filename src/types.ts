@@ -216,6 +216,39 @@ export interface TokenClaims {
 }
 
 /**
+ * What the `tokenClaims` option receives when a token is about to be signed.
+ *
+ * @example
+ * ```ts
+ * import { NpUser, type TokenClaimsContext } from 'npuser';
+ * const np = new NpUser({
+ *   secret: process.env.NPUSER_SECRET!,
+ *   tokenClaims: ({ email }: TokenClaimsContext) => ({ role: admins.has(email) ? 'admin' : 'reader' }),
+ * });
+ * ```
+ */
+export interface TokenClaimsContext {
+  /** The token's `sub`. */
+  readonly subject: string;
+  /** The canonical address that just proved control of its mailbox. */
+  readonly email: string;
+}
+
+/**
+ * Per-call options of `validateToken`.
+ *
+ * @example
+ * ```ts
+ * // A sensitive action: accept only a sign-in from the last five minutes.
+ * await np.validateToken(token, { maxTokenAgeSeconds: 300 });
+ * ```
+ */
+export interface ValidateTokenOptions {
+  /** Refuse (as expired) a token issued longer ago than this, even if its `exp` is later. */
+  readonly maxTokenAgeSeconds?: number;
+}
+
+/**
  * What `validateToken` resolves to.
  *
  * @example

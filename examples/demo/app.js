@@ -157,12 +157,15 @@ export function createDemoApp({ np, onUnexpectedError = logUnexpectedError }) {
         sendPage(res, 200, signedInPage({ subject, expiresInSeconds: secondsUntil(expiresAt) }));
         return;
       }
-      case '/logout':
-        // The token itself stays valid until it expires: npuser tokens are
-        // stateless. Signing out here means forgetting it in this browser.
+      case '/logout': {
         await readForm(req);
+        // Revoked, not only forgotten: a copy of the token stops working too.
+        // If it cannot be revoked (already invalid, expired, store down), the browser still forgets it.
+        const token = readCookie(req.headers.cookie, SESSION_COOKIE);
+        if (token !== undefined) await np.revokeToken(token).catch(() => undefined);
         redirect(res, '/', clearCookie());
         return;
+      }
     }
   }
 
@@ -176,8 +179,9 @@ export function createDemoApp({ np, onUnexpectedError = logUnexpectedError }) {
     const email = field(form, 'email').trim();
     const resend = field(form, 'resend') === '1';
     try {
-      const { expiresAt } = await np.requestCode(email, { clientKey: clientKey(req) });
-      sendPage(res, 200, codePage({ email, expiresInSeconds: secondsUntil(expiresAt) }));
+      // Show and carry the canonical address: it is the one the code was sent to.
+      const sent = await np.requestCode(email, { clientKey: clientKey(req) });
+      sendPage(res, 200, codePage({ email: sent.email, expiresInSeconds: secondsUntil(sent.expiresAt) }));
     } catch (err) {
       if (!isNpUserError(err)) throw err;
       const { status, message, headers } = describeError(err);

@@ -41,3 +41,12 @@ export function clientKeys(storeKey: Buffer, audience: string, clientKey: string
   const t = tag(storeKey, 'client', audience, clientKey);
   return { requests: `${t}:client-requests`, failures: `${t}:client-failures` };
 }
+
+/**
+ * The key marking one token id as revoked. Keyed by `jti`, never by the token
+ * string, so a token re-encoded into another string stays revoked.
+ * @internal
+ */
+export function revokedTokenKey(storeKey: Buffer, audience: string, tokenId: string): string {
+  return `${tag(storeKey, 'token', audience, tokenId)}:revoked`;
+}

@@ -102,7 +102,7 @@ describe('demo app: sign-in flow', () => {
     expect(requested.status).toBe(200);
     const codePage = await requested.text();
     expect(codePage).toContain('Check your terminal');
-    expect(codePage).toContain('<input type="hidden" name="email" value="Ada@Example.COM">');
+    expect(codePage).toContain('<input type="hidden" name="email" value="ada@example.com">');
     expect(codePage).toMatch(/<input id="code" name="code"[^>]*inputmode="numeric" autocomplete="one-time-code"/);
     expect(codePage).toContain('for 10 minutes');
     expect(mailer.messages).toHaveLength(1);
@@ -135,6 +135,10 @@ describe('demo app: sign-in flow', () => {
     expect(out.status).toBe(303);
     expect(out.headers.get('location')).toBe('/');
     expect(out.headers.get('set-cookie')).toBe('npuser_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0');
+    // Signing out revoked the token: a copy kept elsewhere no longer works.
+    await expect(np.validateToken(token)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_TOKEN' });
+    const replayed = await fetch(`${base}/me`, { headers: { cookie: `npuser_session=${token}` }, redirect: 'manual' });
+    expect(replayed.status).toBe(303);
   });
 
   it('redirects /me to / without a session, and clears a bad one', async () => {
