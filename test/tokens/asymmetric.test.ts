@@ -117,6 +117,30 @@ describe.each([
     await expectRefused(s.np, swapped);
   });
 
+  it('issues exactly the registered claims and applies the same time rules as HS256', async () => {
+    const s = setup(options);
+    const token = await signIn(s);
+    const { claims: issued } = await s.np.validateToken(token);
+    expect(Object.keys(issued).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
+    s.clock.advance(3600_000 + 29_000);
+    await expect(s.np.validateToken(token)).resolves.toBeDefined();
+    s.clock.advance(1000);
+    await expectRefused(s.np, token, 'ERR_NPUSER_TOKEN_EXPIRED');
+
+    const now = s.clock.now();
+    const nowSeconds = Math.floor(now / 1000);
+    const sign = (payload: Record<string, unknown>) =>
+      new SignJWT(payload).setProtectedHeader({ alg, typ: 'npuser+jwt', kid: `${alg}-1` }).sign(privateKey);
+    await expectRefused(s.np, await sign(claims(now, { iat: nowSeconds + 31 })));
+    await expectRefused(s.np, await sign(claims(now, { nbf: nowSeconds + 31 })));
+    await expectRefused(s.np, await sign(Object.fromEntries(Object.entries(claims(now)).filter(([name]) => name !== 'jti'))));
+    // A bad signature on an expired token is reported as invalid, not expired.
+    const expired = await sign(claims(now - 7200_000));
+    const [h, p] = expired.split('.') as [string, string];
+    const other = await sign(claims(now));
+    await expectRefused(s.np, `${h}.${p}.${other.split('.')[2]!}`, 'ERR_NPUSER_INVALID_TOKEN');
+  });
+
   it('accepts a token without kid only when a single key is configured', async () => {
     const now = setup().clock.now();
     const noKid = await new SignJWT(claims(now)).setProtectedHeader({ alg, typ: 'npuser+jwt' }).sign(privateKey);
