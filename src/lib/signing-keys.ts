@@ -63,7 +63,44 @@ export interface JsonWebKeySet {
  * const fromEnv: SigningKeyInput = JSON.parse(process.env.NPUSER_SIGNING_KEY!);
  * ```
  */
-export type SigningKeyInput = JsonWebKeyInput | KeyObject | { readonly kid: string; readonly key: JsonWebKeyInput | KeyObject };
+export type SigningKeyInput = JsonWebKeyInput | KeyObjectInput | KeyWithId;
+
+/**
+ * A Node.js `crypto.KeyObject`, described by the members npuser's public types
+ * need, so that using npuser's types does not require `@types/node`. Any real
+ * `KeyObject` fits.
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPairSync } from 'node:crypto';
+ * import type { KeyObjectInput } from 'npuser';
+ * const key: KeyObjectInput = generateKeyPairSync('ed25519').privateKey;
+ * ```
+ */
+export interface KeyObjectInput {
+  /** `private` (signs and verifies) or `public` (verifies only). */
+  readonly type: string;
+  /** `ed25519` or `ec`. */
+  readonly asymmetricKeyType?: string | undefined;
+}
+
+/**
+ * A key with an explicit id, for `KeyObject`s (which carry none) or to
+ * override a JWK's `kid`.
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPairSync } from 'node:crypto';
+ * import type { KeyWithId } from 'npuser';
+ * const entry: KeyWithId = { kid: '2026-11', key: generateKeyPairSync('ed25519').privateKey };
+ * ```
+ */
+export interface KeyWithId {
+  /** The id tokens will carry in their `kid` header. */
+  readonly kid: string;
+  /** The key itself. */
+  readonly key: JsonWebKeyInput | KeyObjectInput;
+}
 
 /**
  * The JWK members npuser reads. Anything else is ignored.

@@ -1,7 +1,7 @@
 // The real demo (`node examples/demo/server.js`, on the built package) driven
 // by Debian's Chromium: what a newcomer does after `npm start`.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,12 +130,14 @@ describe.skipIf(skip)('demo in a real browser', () => {
     });
     page = await browser.newPage({ viewport: { width: 800, height: 640 } });
     page.setDefaultTimeout(WAIT_MS);
-    console.log(`[demo-browser] screenshots in ${shots}`);
+    if (process.env.NPUSER_SCREENSHOTS_DIR !== undefined) console.log(`[demo-browser] screenshots in ${shots}`);
   });
 
   afterAll(async () => {
     await browser?.close();
     await demo?.stop();
+    // Screenshots are kept only where NPUSER_SCREENSHOTS_DIR asks for them.
+    if (process.env.NPUSER_SCREENSHOTS_DIR === undefined) rmSync(shots, { recursive: true, force: true });
   });
 
   it('has Chromium (required in CI)', () => {
