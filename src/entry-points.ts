@@ -10,4 +10,6 @@
 export const ENTRY_POINTS = {
   '.': 'src/index.ts',
   './testing': 'src/testing/index.ts',
+  './mailers/nodemailer': 'src/mailers/nodemailer.ts',
+  './stores/redis': 'src/stores/redis.ts',
 } as const;

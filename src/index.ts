@@ -12,6 +12,8 @@ export type {
   AsymmetricAlgorithm,
   JsonWebKeyInput,
   JsonWebKeySet,
+  KeyObjectInput,
+  KeyWithId,
   PublicJsonWebKey,
   SigningKeyInput,
 } from './lib/signing-keys.js';
@@ -20,7 +22,9 @@ export type { MemoryCodeStore, MemoryCodeStoreOptions, MemoryStoreEntry } from '
 export { consoleMailer } from './mailers/console.js';
 export type { ConsoleMailerOptions } from './mailers/console.js';
 export { renderCodeMessage, groupCodeDigits } from './mailers/template.js';
-export type { RenderedMessage } from './mailers/template.js';
+export type { RenderedMessage, CodeMessageRenderer, RenderCodeMessageOptions, MailerMessageOptions } from './mailers/template.js';
+export { CODE_MESSAGE_STRINGS } from './mailers/messages.js';
+export type { CodeMessageStrings } from './mailers/messages.js';
 export type {
   CodeMessage,
   CodeStore,

@@ -4,9 +4,12 @@
 //   PORT=3456 npm start                    pick another port (0: any free port)
 //   NPUSER_SECRET="$(openssl rand -base64 32)" npm start
 //                                          keep sessions across restarts
+//   SMTP_URL=smtp://user:pass@smtp.example.com:587 SMTP_FROM='Demo <no-reply@example.com>' npm start
+//                                          email the codes for real instead of printing them
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { NpUser } from 'npuser';
+import { nodemailerMailer } from 'npuser/mailers/nodemailer';
 import { createDemoApp } from './app.js';
 
 // Loopback only: the demo prints sign-in codes, it has no business on the network.
@@ -39,11 +42,36 @@ if (secretFromEnv && Buffer.byteLength(envSecret) < 32) {
 }
 const secret = secretFromEnv ? envSecret : randomBytes(32).toString('base64url');
 
+const smtpUrl = process.env.SMTP_URL === '' ? undefined : process.env.SMTP_URL;
+const smtpFrom = process.env.SMTP_FROM || 'npuser demo <no-reply@localhost>';
+/** Where mail goes, for the banner: host and port only, never the credentials in the URL. */
+let smtpTarget = '';
+/** @type {import('npuser').Mailer | undefined} */
+let mailer;
+if (smtpUrl !== undefined) {
+  /** @type {URL} */
+  let url;
+  try {
+    url = new URL(smtpUrl);
+  } catch {
+    die('SMTP_URL must be a URL such as smtp://user:pass@smtp.example.com:587 or smtps://user:pass@smtp.example.com:465');
+  }
+  smtpTarget = `${url.hostname}:${url.port || (url.protocol === 'smtps:' ? '465' : '587')}`;
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  try {
+    // smtp:// to another machine: STARTTLS is required, never merely attempted (npuser refuses
+    // plain-text SMTP over the network). A local catcher (Mailpit, MailHog) may stay plain.
+    mailer = nodemailerMailer({ transport: url.protocol === 'smtp:' && !local ? { url: smtpUrl, requireTLS: true } : smtpUrl, from: smtpFrom });
+  } catch (err) {
+    die(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** @type {NpUser} */
 let np;
 try {
-  // No mailer and no store: the defaults print codes to this terminal and keep state in memory.
-  np = new NpUser({ secret, appName: 'npuser demo', audience: 'npuser-demo' });
+  // No store: state stays in memory. No SMTP_URL: the default mailer prints codes to this terminal.
+  np = new NpUser({ secret, appName: 'npuser demo', audience: 'npuser-demo', ...(mailer ? { mailer } : {}) });
 } catch (err) {
   if (process.env.NODE_ENV === 'production') {
     die('the demo prints sign-in codes to the terminal, which npuser refuses under NODE_ENV=production. Unset NODE_ENV to run it.');
@@ -73,7 +101,11 @@ server.listen(port, HOST, () => {
       `  npuser demo is running at ${url}`,
       '',
       '  1. Open that address in your browser and enter any email address.',
-      '  2. Nothing is emailed: your sign-in code is printed right here, in this terminal.',
+      mailer
+        ? `  2. Your sign-in code is emailed through ${smtpTarget} (SMTP_URL), from ${smtpFrom}.\n` +
+          '     Unset SMTP_URL to have codes printed in this terminal instead.'
+        : '  2. Nothing is emailed: your sign-in code is printed right here, in this terminal.\n' +
+          '     Set SMTP_URL (smtp://user:pass@host:587) to send real mail.',
       '  3. Type the code in the page, and you are signed in.',
       '',
       secretFromEnv

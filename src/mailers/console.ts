@@ -1,17 +1,19 @@
-import { groupCodeDigits, renderCodeMessage } from './template.js';
+import { groupCodeDigits, mailerRenderer, type MailerMessageOptions } from './template.js';
 import type { Mailer } from '../types.js';
 
 /**
- * Options for {@link consoleMailer}.
+ * Options for {@link consoleMailer}: where to print, and the same message
+ * options as every npuser mailer (`strings`, `defaultLocale`, `render`), so
+ * what you read in development is what your users will get.
  *
  * @example
  * ```ts
  * import { consoleMailer, type ConsoleMailerOptions } from 'npuser';
- * const options: ConsoleMailerOptions = { write: (text) => process.stderr.write(text) };
+ * const options: ConsoleMailerOptions = { write: (text) => process.stderr.write(text), defaultLocale: 'fr' };
  * const mailer = consoleMailer(options);
  * ```
  */
-export interface ConsoleMailerOptions {
+export interface ConsoleMailerOptions extends MailerMessageOptions {
   /** Where the message goes. @default writes to standard output */
   write?: (text: string) => void;
   /**
@@ -22,12 +24,17 @@ export interface ConsoleMailerOptions {
   force?: boolean;
 }
 
+const RULE = '─'.repeat(64);
+
 /**
- * A development {@link Mailer} that prints each message, code first, to the
- * terminal instead of sending it. It is what `NpUser` uses when no `mailer`
- * is given outside production.
+ * A development {@link Mailer} that prints each message to the terminal
+ * instead of sending it: the code first, on its own line and also as one
+ * string to copy, then the rendered subject and text part in the reader's
+ * language. It is what `NpUser` uses when no `mailer` is given outside
+ * production. A failing `write` rejects, and an aborted send prints nothing.
  *
- * @throws TypeError under `NODE_ENV=production` unless `force: true`.
+ * @throws TypeError under `NODE_ENV=production` unless `force: true`, and
+ * when an option is malformed.
  *
  * @example
  * ```ts
@@ -46,26 +53,41 @@ export function consoleMailer(options: ConsoleMailerOptions = {}): Mailer {
   }
   const write = options.write ?? ((text: string) => void process.stdout.write(text));
   if (typeof write !== 'function') throw new TypeError('npuser: consoleMailer options.write must be a function');
+  const render = mailerRenderer(options, 'consoleMailer');
   return {
-    send(message) {
-      const { subject, text } = renderCodeMessage(message);
-      const rule = '─'.repeat(60);
+    async send(message, sendOptions) {
+      const signal = (sendOptions as Partial<typeof sendOptions> | undefined)?.signal;
+      if (isAborted(signal)) throw abortedError();
+      const { subject, text } = await render(message);
+      // Rendering may be the app's own async function: the signal may have fired meanwhile.
+      if (isAborted(signal)) throw abortedError();
       write(
         [
           '',
-          `┌${rule}`,
-          `│ npuser console mailer: this message was printed, not sent`,
+          `┌${RULE}`,
+          '│ npuser console mailer: this message was printed, not sent',
           `│ To:      ${message.to}`,
           `│ Subject: ${subject}`,
-          `│`,
+          '│',
+          // The demo's browser test reads the code from this exact line.
           `│ CODE:    ${groupCodeDigits(message.code)}    (type ${message.code})`,
-          `│`,
-          ...text.trimEnd().split('\n').map((line) => `│ ${line}`),
-          `└${rule}`,
+          '│',
+          ...text.trimEnd().split('\n').map((line) => `│   ${line}`.trimEnd()),
+          `└${RULE}`,
           '',
         ].join('\n'),
       );
-      return Promise.resolve();
     },
   };
+}
+
+/** A function, not `signal?.aborted` inline, so the check is read again after an await. */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function abortedError(): Error {
+  const error = new Error('console mailer: the send was aborted before anything was printed');
+  error.name = 'AbortError';
+  return error;
 }

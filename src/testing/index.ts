@@ -1,5 +1,5 @@
 /**
- * Test helpers: the CodeStore contract suite and a mailer that keeps messages in memory.
+ * Test helpers: the CodeStore and Mailer contract suites, and a mailer that keeps messages in memory.
  *
  * @module npuser/testing
  */
@@ -13,3 +13,5 @@ export type {
 } from './code-store-contract.js';
 export { memoryMailer } from './memory-mailer.js';
 export type { MemoryMailer } from './memory-mailer.js';
+export { runMailerContract, mailerContractCases } from './mailer-contract.js';
+export type { DeliveredMail, MailerContractFactory, MailerContractOptions, MailerHarness } from './mailer-contract.js';

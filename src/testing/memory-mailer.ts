@@ -40,7 +40,11 @@ export function memoryMailer(): MemoryMailer {
   let nextFailure: Error | undefined;
   return {
     messages,
-    send(message) {
+    send(message, options) {
+      // An aborted send delivers nothing, as the Mailer contract requires of every mailer.
+      if ((options as Partial<typeof options> | undefined)?.signal?.aborted === true) {
+        return Promise.reject(new Error('memory mailer: the send was aborted'));
+      }
       if (nextFailure) {
         const error = nextFailure;
         nextFailure = undefined;

@@ -1,0 +1,123 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { NpUser, consoleMailer, type CodeMessage } from 'npuser';
+
+function message(overrides: Partial<CodeMessage> = {}): CodeMessage {
+  return {
+    to: 'ada@example.com',
+    code: '042917',
+    appName: 'My blog',
+    expiresAt: new Date(Date.now() + 600_000),
+    ttlSeconds: 600,
+    ...overrides,
+  };
+}
+
+const signal = () => new AbortController().signal;
+
+function captured(options: Parameters<typeof consoleMailer>[0] = {}) {
+  const printed: string[] = [];
+  const mailer = consoleMailer({ write: (text) => void printed.push(text), ...options });
+  return { mailer, printed, output: () => printed.join('') };
+}
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+
+describe('consoleMailer', () => {
+  it('prints the code prominently, on the line the demo’s browser test reads', async () => {
+    const { mailer, output } = captured();
+    await mailer.send(message(), { signal: signal() });
+    expect(output()).toContain('│ CODE:    042 917    (type 042917)\n');
+    // The exact pattern of test/e2e/demo-browser.test.ts.
+    expect(/│ CODE:\s+[\d ]+\s+\(type (\d+)\)/.exec(output())?.[1]).toBe('042917');
+    expect(output()).toContain('│ To:      ada@example.com');
+    expect(output()).toContain('│ Subject: Your My blog sign-in code');
+    expect(output()).toContain('printed, not sent');
+  });
+
+  it('prints the rendered text part, in the reader’s language', async () => {
+    const { mailer, output } = captured();
+    await mailer.send(message({ locale: 'de-AT' }), { signal: signal() });
+    expect(output()).toContain('│ Subject: Ihr Anmeldecode für My blog');
+    expect(output()).toContain('│   Er gilt 10 Minuten lang und nur ein einziges Mal.');
+    expect(output()).toContain('│   Wenn Sie diesen Code nicht angefordert haben');
+    expect(output()).toContain('│ CODE:    042 917    (type 042917)');
+  });
+
+  it('takes the same message options as the other mailers: strings, defaultLocale, render', async () => {
+    const translated = captured({ defaultLocale: 'es', strings: { es: { subject: 'Entra en {appName}' } } });
+    await translated.mailer.send(message(), { signal: signal() });
+    expect(translated.output()).toContain('│ Subject: Entra en My blog');
+    expect(translated.output()).toContain('│   Funciona una sola vez, durante 10 minutos.');
+
+    const rendered = captured({ render: (m) => ({ subject: 'Custom', text: `Use ${m.code}.`, html: '' }) });
+    await rendered.mailer.send(message(), { signal: signal() });
+    expect(rendered.output()).toContain('│ Subject: Custom');
+    expect(rendered.output()).toContain('│   Use 042917.');
+  });
+
+  it('keeps every printed line inside the frame, even with line breaks in appName', async () => {
+    const { mailer, output } = captured();
+    await mailer.send(message({ appName: 'Evil\nBcc: x' }), { signal: signal() });
+    const lines = output().split('\n').filter((line) => line !== '');
+    for (const line of lines) expect(line).toMatch(/^[┌│└]/);
+    expect(output()).toContain('│ Subject: Your Evil Bcc: x sign-in code');
+  });
+
+  it('writes to standard output by default', async () => {
+    vi.stubEnv('NODE_ENV', 'development');
+    const chunks: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    await consoleMailer().send(message(), { signal: signal() });
+    expect(chunks.join('')).toContain('(type 042917)');
+  });
+
+  it('an aborted send prints nothing and rejects', async () => {
+    const { mailer, printed } = captured();
+    const controller = new AbortController();
+    controller.abort(new Error('npuser stopped waiting'));
+    await expect(mailer.send(message(), { signal: controller.signal })).rejects.toThrow(/aborted/);
+    expect(printed).toEqual([]);
+  });
+
+  it('a failing write rejects (never throws synchronously out of send)', async () => {
+    const mailer = consoleMailer({
+      write: () => {
+        throw new Error('EPIPE');
+      },
+    });
+    const sending = mailer.send(message(), { signal: signal() });
+    expect(sending).toBeInstanceOf(Promise);
+    await expect(sending).rejects.toThrow('EPIPE');
+  });
+
+  it('is refused under NODE_ENV=production unless forced, before any option is used', () => {
+    vi.stubEnv('NODE_ENV', 'production');
+    expect(() => consoleMailer({ write: () => undefined })).toThrow(/production/);
+    expect(() => consoleMailer({ write: () => undefined, force: true })).not.toThrow();
+  });
+
+  it('rejects malformed message options at construction', () => {
+    expect(() => consoleMailer({ defaultLocale: 'xx' })).toThrow(/defaultLocale/);
+    expect(() => consoleMailer({ render: 'text' as never })).toThrow(/render/);
+  });
+
+  it('is what NpUser uses by default outside production, localised by context.locale', async () => {
+    vi.stubEnv('NODE_ENV', 'development');
+    const chunks: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      chunks.push(String(chunk));
+      return true;
+    });
+    const np = new NpUser({ secret: 'console test secret: at least 32 bytes!!', generateCode: () => '770122' });
+    await np.requestCode('ada@example.com', { locale: 'pt-BR' });
+    const output = chunks.join('');
+    expect(output).toContain('│ CODE:    770 122    (type 770122)');
+    expect(output).toContain('│ Subject: Código de acesso para npuser');
+  });
+});

@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Cluster } from 'ioredis';
+import { NpUser } from 'npuser';
+import { memoryMailer, runCodeStoreContract } from 'npuser/testing';
+import { redisCodeStore } from 'npuser/stores/redis';
+import { SECRET, wrongCode } from '../helpers.js';
+import { allKeys, deleteKeys, scanKeys, testPrefix } from '../support/redis.js';
+import { type RedisServer, haveRedisBinaries, redisCli, startRedisServer } from '../support/redis-server.js';
+
+// A real three-master Redis Cluster on spare ports, built for this file and
+// torn down after it: the contract through an ioredis Cluster client, and a
+// full sign-in whose keys all land in one slot thanks to npuser's hash tag.
+
+const canRun = haveRedisBinaries();
+
+describe.skipIf(!canRun)('redisCodeStore on a Redis Cluster', () => {
+  const prefix = testPrefix('cluster');
+  // The sign-in gets its own prefix: the contract's short-lived keys must not mix with it.
+  const signInPrefix = testPrefix('cluster-sign-in');
+  let dir: string;
+  const servers: RedisServer[] = [];
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'npuser-cluster-'));
+    for (let i = 0; i < 3; i += 1) {
+      servers.push(
+        await startRedisServer(
+          (port) => ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000'],
+          { dir },
+        ),
+      );
+    }
+    await redisCli(['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    // Every node must agree the cluster is whole before a client trusts its slot map.
+    const deadline = Date.now() + 20_000;
+    for (const server of servers) {
+      while (!(await redisCli(['-p', String(server.port), 'cluster', 'info'])).includes('cluster_state:ok')) {
+        if (Date.now() > deadline) throw new Error('the cluster did not reach cluster_state:ok within 20 s');
+        await sleep(100);
+      }
+    }
+    cluster = new Cluster(
+      servers.map((s) => ({ host: '127.0.0.1', port: s.port })),
+      {
+        enableOfflineQueue: false,
+        scaleReads: 'master',
+        lazyConnect: true,
+        redisOptions: { commandTimeout: 2000, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false },
+      },
+    );
+    cluster.on('error', () => undefined);
+    await cluster.connect();
+  });
+
+  afterAll(async () => {
+    try {
+      if (cluster.status === 'ready') {
+        for (const p of [prefix, signInPrefix]) {
+          await deleteKeys(cluster, p);
+          expect(await allKeys(cluster, p)).toEqual([]);
+        }
+      }
+    } finally {
+      cluster.disconnect();
+      for (const server of servers) await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  runCodeStoreContract('redisCodeStore on a Cluster', () => redisCodeStore({ client: cluster, keyPrefix: prefix }), { describe, it }, { realTime: true });
+
+  it('signs in over the cluster; all keys of one address share a slot, and addresses spread over the masters', async () => {
+    const mailer = memoryMailer();
+    const np = new NpUser({ secret: SECRET, mailer, store: redisCodeStore({ client: cluster, keyPrefix: signInPrefix }), storeTimeoutMs: 3000 });
+    const ctx = { clientKey: '203.0.113.50' };
+
+    // One address, every kind of key: code, attempts, cooldown, hourly, failures, client counters.
+    await np.requestCode('ada@example.com', ctx);
+    const code = mailer.lastCodeFor('ada@example.com')!;
+    await expect(np.verifyCode('ada@example.com', wrongCode(code), ctx)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
+    const before = await allKeys(cluster, signInPrefix);
+    const adaTag = /^[^{]*(\{[^}]+\})/.exec(before.find((k) => k.endsWith(':code'))!)![1]!;
+    const adaKeys = before.filter((k) => k.includes(adaTag));
+    expect(adaKeys.map((k) => k.slice(k.indexOf('}:') + 2)).sort()).toEqual(['attempts', 'code', 'cooldown', 'failures', 'hourly'].map((kind): unknown => expect.stringMatching(new RegExp(`^${kind}`))));
+    const slots = new Set(await Promise.all(adaKeys.map((k) => cluster.cluster('KEYSLOT', k))));
+    expect(slots.size).toBe(1);
+
+    const { token, subject } = await np.verifyCode('ada@example.com', code, ctx);
+    expect((await np.validateToken(token)).subject).toBe(subject);
+    // Consumed, and its attempt counter and failures gone with it.
+    expect((await allKeys(cluster, signInPrefix)).filter((k) => k.includes(adaTag)).map((k) => k.slice(k.indexOf('}:') + 2)).sort()).toEqual(['cooldown', 'hourly']);
+
+    // Many addresses: their slots, hence their masters, differ.
+    for (let i = 0; i < 12; i += 1) await np.requestCode(`user${i}@example.com`);
+    const perNode = await Promise.all(cluster.nodes('master').map(async (node) => (await scanKeys(node, signInPrefix)).length > 0));
+    expect(perNode.filter(Boolean).length).toBeGreaterThan(1);
+  });
+});

@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { connect, deleteKeys, probeRedis, testPrefix } from '../support/redis.js';
+
+// The built npuser/stores/redis, as users load it (`npm test` and the verify
+// steps build first). ioredis is an optional peer: the built files may only
+// name it in type declarations, never load it.
+
+type RedisModule = typeof import('npuser/stores/redis');
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dist = join(root, 'dist', 'stores', 'redis');
+const reachable = await probeRedis();
+
+/** Every bare specifier a built file, and the chunks it reaches, imports or requires at runtime. */
+function runtimeSpecifiers(entry: string): Set<string> {
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const pattern =
+    /\bfrom\s*["']([^"']+)["']|\bimport\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\brequire\s*\(\s*["']([^"']+)["']\s*\)/g;
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const match of readFileSync(file, 'utf8').matchAll(pattern)) {
+      const specifier = match[1] ?? match[2] ?? match[3] ?? match[4];
+      if (specifier === undefined) continue;
+      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
+      else found.add(specifier);
+    }
+  };
+  visit(entry);
+  return found;
+}
+
+describe('dist: npuser/stores/redis', () => {
+  beforeAll(() => {
+    for (const file of ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts']) {
+      if (!existsSync(join(dist, file))) throw new Error(`dist/stores/redis/${file} is missing: run npm run build first`);
+    }
+  });
+
+  it('never loads ioredis (nor anything but Node builtins) at runtime, in ESM or CJS', () => {
+    for (const file of ['index.js', 'index.cjs']) {
+      const specifiers = [...runtimeSpecifiers(join(dist, file))];
+      expect(specifiers.filter((s) => s === 'ioredis' || s.startsWith('ioredis/')), file).toEqual([]);
+      expect(specifiers.filter((s) => !isBuiltin(s)), `${file} loads a package`).toEqual([]);
+    }
+  });
+
+  it('names ioredis only as types in its declarations', () => {
+    for (const file of ['index.d.ts', 'index.d.cts']) {
+      const text = readFileSync(join(dist, file), 'utf8');
+      expect(text, file).toMatch(/import[^;]*\bfrom ['"]ioredis['"]/);
+      expect(text, file).toMatch(/redisCodeStore/);
+    }
+  });
+
+  it('loads in a Node process that cannot resolve ioredis, as ESM and as CJS', () => {
+    // A child process with ioredis made unresolvable: if the build loaded it, this would throw.
+    const script = `
+      const Module = require('node:module');
+      const resolveFilename = Module._resolveFilename;
+      Module._resolveFilename = function (request, ...rest) {
+        if (request === 'ioredis' || request.startsWith('ioredis/')) throw new Error('ioredis was loaded');
+        return resolveFilename.call(this, request, ...rest);
+      };
+      const cjs = require(${JSON.stringify(join(dist, 'index.cjs'))});
+      import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)}).then((esm) => {
+        console.log(JSON.stringify({ cjs: Object.keys(cjs).sort(), esm: Object.keys(esm).sort() }));
+      });`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: root });
+    expect(JSON.parse(out)).toEqual({ cjs: ['redisCodeStore'], esm: ['redisCodeStore'] });
+  });
+
+  describe.skipIf(!reachable)('on a real Redis', () => {
+    const prefix = testPrefix('dist');
+    let client: Redis;
+
+    beforeAll(async () => {
+      client = await connect();
+    });
+
+    afterAll(async () => {
+      await deleteKeys(client, prefix);
+      await client.quit();
+    });
+
+    it('the ESM and CJS builds both work with the app’s ioredis client', async () => {
+      const esm = (await import(pathToFileURL(join(dist, 'index.js')).href)) as RedisModule;
+      const cjs = createRequire(import.meta.url)(join(dist, 'index.cjs')) as RedisModule;
+      for (const [name, build] of [['esm', esm], ['cjs', cjs]] as const) {
+        const store = build.redisCodeStore({ client, keyPrefix: prefix });
+        await store.set(`{${name}}:code`, 'v', 60_000);
+        expect((await store.increment(`{${name}}:hourly`, 60_000)).count).toBe(1);
+        expect((await store.get(`{${name}}:code`))?.value).toBe('v');
+        expect(await store.consume(`{${name}}:code`)).toBe('v');
+      }
+    });
+  });
+});

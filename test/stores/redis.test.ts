@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { NpUser, isNpUserError, type CodeStore } from 'npuser';
+import { memoryMailer, runCodeStoreContract } from 'npuser/testing';
+import { redisCodeStore } from 'npuser/stores/redis';
+import { EMAIL, SECRET } from '../helpers.js';
+import { connect, deleteKeys, logCommands, probeRedis, scanKeys, tally, testPrefix } from '../support/redis.js';
+
+// The store on its own: options, reply checking, the contract on a real Redis,
+// and what it writes there. NpUser on Redis is in redis-np-user.test.ts,
+// faults in redis-faults.test.ts, Cluster in redis-cluster.test.ts.
+
+const reachable = await probeRedis();
+
+/** A client that never connects: enough for what the factory does synchronously. */
+function idleClient(): Redis {
+  return new Redis({ lazyConnect: true, enableOfflineQueue: false });
+}
+
+describe('redisCodeStore options', () => {
+  it('defaults keyPrefix to npuser: and accepts a custom one', () => {
+    expect(() => redisCodeStore({ client: idleClient() })).not.toThrow();
+    expect(() => redisCodeStore({ client: idleClient(), keyPrefix: 'blog:npuser:' })).not.toThrow();
+  });
+
+  it.each([
+    ['a brace, which would become the hash tag', '{app}:'],
+    ['a closing brace', 'app}:'],
+    ['an empty string', ''],
+    ['whitespace', 'my app:'],
+    ['a control character', 'app\n:'],
+    ['101 characters', 'x'.repeat(101)],
+    ['a number', 42],
+  ])('refuses a keyPrefix with %s (TypeError)', (_, keyPrefix) => {
+    expect(() => redisCodeStore({ client: idleClient(), keyPrefix: keyPrefix as string })).toThrow(TypeError);
+  });
+
+  it('refuses a missing or foreign client (TypeError)', () => {
+    for (const client of [undefined, null, {}, { set: () => 'OK' }, 'redis://127.0.0.1']) {
+      expect(() => redisCodeStore({ client: client as unknown as Redis })).toThrow(/ioredis Redis or Cluster/);
+    }
+    expect(() => redisCodeStore(undefined as unknown as { client: Redis })).toThrow(TypeError);
+  });
+
+  it('registers its scripts once per client, under npuser_-prefixed names carrying the script hash', () => {
+    const client = idleClient();
+    redisCodeStore({ client });
+    redisCodeStore({ client, keyPrefix: 'other:' });
+    const names = Object.keys((client as unknown as { scriptsSet: Record<string, unknown> }).scriptsSet);
+    expect(names.sort()).toEqual([expect.stringMatching(/^npuser_get_[0-9a-f]{12}$/), expect.stringMatching(/^npuser_increment_[0-9a-f]{12}$/)]);
+  });
+
+  it('rejects (not throws) bad keys, values and TTLs, without sending anything', async () => {
+    const client = idleClient();
+    const log = logCommands(client);
+    const store = redisCodeStore({ client });
+    await expect(store.set('', 'v', 1000)).rejects.toThrow(TypeError);
+    await expect(store.set('k', 42 as unknown as string, 1000)).rejects.toThrow(TypeError);
+    for (const ttl of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1000']) {
+      await expect(store.set('k', 'v', ttl as number)).rejects.toThrow(TypeError);
+      await expect(store.increment('k', ttl as number)).rejects.toThrow(TypeError);
+    }
+    await expect(store.get(undefined as unknown as string)).rejects.toThrow(TypeError);
+    expect(log.names).toEqual([]);
+  });
+});
+
+describe('redisCodeStore replies outside what Redis can answer', () => {
+  /** A client whose every command resolves with `reply`: a proxy or a mock gone wrong. */
+  function answering(reply: unknown): Redis {
+    const client: Record<string, unknown> = {
+      defineCommand(name: string) {
+        client[name] = () => Promise.resolve(reply);
+      },
+      set: () => Promise.resolve(reply),
+      getdel: () => Promise.resolve(reply),
+      del: () => Promise.resolve(reply),
+    };
+    return client as unknown as Redis;
+  }
+
+  const garbage: Array<[string, unknown]> = [
+    ['a number', 7],
+    ['an object', { value: 'v', ttlMs: 5 }],
+    ['a one-element array', ['v']],
+    ['a negative TTL', ['v', -5]],
+    ['a fractional TTL', ['v', 1.5]],
+    ['a Buffer', Buffer.from('v1')],
+    ['a zero count', [0, 1000]],
+  ];
+
+  for (const [label, reply] of garbage) {
+    it(`every operation rejects ${label}`, async () => {
+      const store = redisCodeStore({ client: answering(reply) });
+      await expect(store.set('k', 'v', 1000)).rejects.toThrow(/unexpected reply/);
+      await expect(store.get('k')).rejects.toThrow(/unexpected reply/);
+      await expect(store.increment('k', 1000)).rejects.toThrow(/unexpected reply/);
+      if (typeof reply !== 'string') await expect(store.consume('k')).rejects.toThrow(/unexpected reply/);
+      await expect(store.delete('k')).rejects.toThrow(/unexpected reply/);
+    });
+  }
+
+  it('NpUser over a garbage-answering client fails closed with ERR_NPUSER_STORE_FAILED and no token', async () => {
+    const mailer = memoryMailer();
+    const np = new NpUser({ secret: SECRET, mailer, store: redisCodeStore({ client: answering(['v1.garbage', 1000]) }) });
+    const request = await np.requestCode(EMAIL).catch((err: unknown) => err);
+    expect(isNpUserError(request, 'ERR_NPUSER_STORE_FAILED')).toBe(true);
+    const verify = await np.verifyCode(EMAIL, '123456').catch((err: unknown) => err);
+    expect(isNpUserError(verify, 'ERR_NPUSER_STORE_FAILED')).toBe(true);
+    expect(mailer.messages).toHaveLength(0);
+  });
+});
+
+describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
+  const prefix = testPrefix('store');
+  let client: Redis;
+  let store: CodeStore;
+  const raw = (key: string) => prefix + key;
+
+  beforeAll(async () => {
+    client = await connect();
+    store = redisCodeStore({ client, keyPrefix: prefix });
+  });
+
+  afterAll(async () => {
+    await deleteKeys(client, prefix);
+    expect(await scanKeys(client, prefix)).toEqual([]);
+    await client.quit();
+  });
+
+  runCodeStoreContract('redisCodeStore', () => redisCodeStore({ client, keyPrefix: prefix }), { describe, it }, { realTime: true });
+
+  it('writes exactly the prefix followed by npuser’s key, and the value as given', async () => {
+    await store.set('{t1}:code', 'v1.value', 60_000);
+    await store.increment('{t1}:failures', 60_000);
+    expect((await scanKeys(client, `${prefix}{t1}`)).sort()).toEqual([raw('{t1}:code'), raw('{t1}:failures')]);
+    expect(await client.get(raw('{t1}:code'))).toBe('v1.value');
+    expect(await client.get(raw('{t1}:failures'))).toBe('1');
+  });
+
+  it('sends TTLs as whole milliseconds, rounded up', async () => {
+    expect((await store.increment('{t2}:hourly', 0.2)).ttlMs).toBe(1);
+    await store.set('{t2}:code', 'v', 59_999.1);
+    const pttl = await client.pttl(raw('{t2}:code'));
+    expect(pttl).toBeGreaterThan(59_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it('a counter pre-set to "0" keeps its own TTL on its first increment (INCR returning 1 is not "new")', async () => {
+    // npuser creates attempt counters this way, with the code's TTL, before the code exists.
+    await store.set('{t3}:attempts:x', '0', 30_000);
+    const first = await store.increment('{t3}:attempts:x', 600_000);
+    expect(first.count).toBe(1);
+    expect(first.ttlMs).toBeLessThanOrEqual(30_000);
+    expect(await client.pttl(raw('{t3}:attempts:x'))).toBeLessThanOrEqual(30_000);
+  });
+
+  it('a counter found without a TTL gets one on its next increment and keeps its count', async () => {
+    await client.set(raw('{t4}:failures'), '7'); // written by something else, no TTL
+    expect(await client.pttl(raw('{t4}:failures'))).toBe(-1);
+    expect(await store.increment('{t4}:failures', 5000)).toEqual({ count: 8, ttlMs: 5000 });
+    const pttl = await client.pttl(raw('{t4}:failures'));
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(5000);
+  });
+
+  it('get refuses a value without a TTL (not written by npuser) instead of trusting it', async () => {
+    await client.set(raw('{t5}:code'), 'v1.forever');
+    await expect(store.get('{t5}:code')).rejects.toThrow(/no TTL/);
+  });
+
+  it('a key of the wrong type (a hash) makes get, consume and increment reject with WRONGTYPE', async () => {
+    await client.hset(raw('{t6}:code'), 'field', 'value');
+    await client.pexpire(raw('{t6}:code'), 60_000);
+    await expect(store.get('{t6}:code')).rejects.toThrow(/WRONGTYPE/);
+    await expect(store.consume('{t6}:code')).rejects.toThrow(/WRONGTYPE/);
+    await expect(store.increment('{t6}:code', 1000)).rejects.toThrow(/WRONGTYPE/);
+    // The hash is still there: nothing was half-done.
+    expect(await client.type(raw('{t6}:code'))).toBe('hash');
+  });
+
+  it('increment rejects a value that is not a counter, and leaves it alone', async () => {
+    await client.set(raw('{t7}:hourly'), 'not a number', 'PX', 60_000);
+    await expect(store.increment('{t7}:hourly', 1000)).rejects.toThrow(/not an integer/);
+    expect(await client.get(raw('{t7}:hourly'))).toBe('not a number');
+  });
+
+  it.each([
+    ['RESP2 (protocol 2, as ioredis 5 speaks)', { protocol: 2 as const }],
+    ['RESP3 with replyMapping resp3', { replyMapping: 'resp3' as const }],
+  ])('reads the same replies over %s', async (_, options) => {
+    const other = await connect(undefined, options as Parameters<typeof connect>[1]);
+    try {
+      const s = redisCodeStore({ client: other, keyPrefix: prefix });
+      await s.set('{t9}:code', 'v1.x', 60_000);
+      expect(await s.get('{t9}:code')).toEqual({ value: 'v1.x', ttlMs: expect.any(Number) as number });
+      expect(await s.increment('{t9}:hourly', 60_000)).toEqual({ count: 1, ttlMs: 60_000 });
+      expect((await s.increment('{t9}:hourly', 60_000)).count).toBe(2);
+      expect(await s.consume('{t9}:code')).toBe('v1.x');
+      expect(await s.get('{t9}:code')).toBeUndefined();
+      await s.delete('{t9}:hourly');
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('every operation is one command, one round trip, also on a fresh connection (EVAL the first time)', async () => {
+    const fresh = await connect();
+    try {
+      const log = logCommands(fresh);
+      const s = redisCodeStore({ client: fresh, keyPrefix: prefix });
+      const counts: Record<string, number> = {};
+      const measure = async (name: string, run: () => Promise<unknown>) => {
+        log.reset();
+        await run();
+        counts[name] = log.names.length;
+      };
+      await measure('increment (first script call on this connection)', () => s.increment('{t8}:hourly', 60_000));
+      await measure('get (first call of its script)', () => s.get('{t8}:hourly'));
+      await measure('set', () => s.set('{t8}:code', 'v', 60_000));
+      await measure('get', () => s.get('{t8}:code'));
+      await measure('consume', () => s.consume('{t8}:code'));
+      await measure('delete', () => s.delete('{t8}:hourly'));
+      await measure('increment', () => s.increment('{t8}:hourly', 60_000));
+      expect(counts).toEqual({
+        'increment (first script call on this connection)': 1,
+        'get (first call of its script)': 1,
+        set: 1,
+        get: 1,
+        consume: 1,
+        delete: 1,
+        increment: 1,
+      });
+      log.reset();
+      await Promise.all([s.get('{t8}:x'), s.increment('{t8}:y', 1000), s.set('{t8}:z', 'v', 1000), s.consume('{t8}:z')]);
+      expect(tally(log.names)).toEqual({ 'script:get': 1, 'script:increment': 1, set: 1, getdel: 1 });
+      log.restore();
+    } finally {
+      fresh.disconnect();
+    }
+  });
+});

@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+
+// Shared by the Redis store tests: how to reach the shared server, whether to
+// skip or fail when it is missing, and how to clean up without touching
+// anybody else's keys (SCAN on our own prefix, never FLUSHALL/FLUSHDB/KEYS).
+
+/** The shared server the store tests use; CI starts one on 127.0.0.1:6379. */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** CI must prove the Redis store: a missing server there is a failure, not a skip. */
+export const IN_CI = ((ci) => ci !== undefined && ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false')(process.env.CI);
+
+/** ioredis options as its constructor takes them under exactOptionalPropertyTypes. */
+export type ClientOptions = Omit<RedisOptions, 'replyMapping'>;
+
+/**
+ * The client settings docs/scaling-with-redis.md recommends: fail fast while
+ * disconnected, never replay a write npuser has given up on, keep reconnecting.
+ */
+export const FAIL_FAST: ClientOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  commandTimeout: 2000,
+  connectTimeout: 2000,
+  retryStrategy: (times) => Math.min(times * 50, 500),
+  // Tests talk to 127.0.0.1 only.
+  lazyConnect: true,
+};
+
+/** A key prefix no other test file (or concurrent run) shares. */
+export function testPrefix(label: string): string {
+  return `npuser-test:${label}:${randomBytes(6).toString('hex')}:`;
+}
+
+/** A connected client with the fail-fast settings; errors are expected in fault tests and must not print. */
+export async function connect(url = REDIS_URL, options: ClientOptions = {}): Promise<Redis> {
+  const client = new Redis(url, { ...FAIL_FAST, ...options });
+  client.on('error', ignore);
+  await client.connect();
+  return client;
+}
+
+/**
+ * Whether the shared Redis answers. Unreachable under CI throws, so the test
+ * file fails loudly at collection; unreachable locally warns and lets the
+ * caller skip.
+ */
+export async function probeRedis(url = REDIS_URL): Promise<boolean> {
+  const client = new Redis(url, { ...FAIL_FAST, connectTimeout: 1000, retryStrategy: () => null });
+  client.on('error', ignore);
+  try {
+    await client.connect();
+    await client.ping();
+    return true;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (IN_CI) throw new Error(`Redis is not reachable at ${REDIS_URL} (${reason}); with CI set, the Redis store tests must run`);
+    console.warn(`⚠ Redis is not reachable at ${REDIS_URL} (${reason}): skipping the Redis store tests. Set REDIS_URL or start redis-server.`);
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** `SCAN … MATCH` pattern for keys starting with `prefix`, glob characters escaped. */
+export function prefixPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+}
+
+/** Every key under `prefix` on one node, by SCAN (never KEYS, which blocks a shared server). */
+export async function scanKeys(node: Redis, prefix: string): Promise<string[]> {
+  const keys = new Set<string>();
+  let cursor = '0';
+  // Bounded: a SCAN over a shared server ends, but a broken one must not loop for ever.
+  for (let i = 0; i < 100_000; i += 1) {
+    const [next, batch] = await node.scan(cursor, 'MATCH', prefixPattern(prefix), 'COUNT', 1000);
+    for (const key of batch) keys.add(key);
+    cursor = next;
+    if (cursor === '0') return [...keys];
+  }
+  throw new Error('SCAN did not finish');
+}
+
+/** The nodes holding data: the client itself, or every master of a Cluster. */
+export function dataNodes(client: Redis | Cluster): Redis[] {
+  return client instanceof Cluster ? client.nodes('master') : [client];
+}
+
+/** Every key under `prefix`, over all masters of a Cluster. */
+export async function allKeys(client: Redis | Cluster, prefix: string): Promise<string[]> {
+  return (await Promise.all(dataNodes(client).map((node) => scanKeys(node, prefix)))).flat();
+}
+
+/** Delete every key under `prefix` (SCAN + DEL, one key per DEL so a Cluster never sees a cross-slot call). */
+export async function deleteKeys(client: Redis | Cluster, prefix: string): Promise<number> {
+  let deleted = 0;
+  for (const node of dataNodes(client)) {
+    const keys = await scanKeys(node, prefix);
+    for (let i = 0; i < keys.length; i += 500) {
+      const pipeline = node.pipeline();
+      for (const key of keys.slice(i, i + 500)) pipeline.del(key);
+      await pipeline.exec();
+    }
+    deleted += keys.length;
+  }
+  return deleted;
+}
+
+/**
+ * Count the commands a client sends, by name, at the one place every command
+ * (plain, script, the NOSCRIPT retry) passes: `sendCommand`.
+ */
+export interface CommandLog {
+  readonly names: string[];
+  /** Forget what was counted so far. */
+  reset(): void;
+  /** Stop counting. */
+  restore(): void;
+}
+
+export function logCommands(client: Redis): CommandLog {
+  const names: string[] = [];
+  const original = client.sendCommand.bind(client);
+  client.sendCommand = (command, ...rest) => {
+    // A script's command carries [sha, numkeys, key, ...args]: name it by what npuser uses it for.
+    const args = command.args;
+    names.push(command.name === 'evalsha' || command.name === 'eval' ? (args.length > 3 ? 'script:increment' : 'script:get') : command.name);
+    return original(command, ...rest);
+  };
+  return {
+    names,
+    reset: () => {
+      names.length = 0;
+    },
+    restore: () => {
+      client.sendCommand = original;
+    },
+  };
+}
+
+/** Tally names into `{ name: count }`, for readable assertions. */
+export function tally(names: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+  return counts;
+}
+
+function ignore(): void {
+  // Connection errors surface as rejected commands, which the tests check.
+}
