@@ -65,6 +65,8 @@ class HttpError extends Error {
  * @property {NpUser} np The NpUser that does the work.
  * @property {(err: unknown) => void} [onUnexpectedError] Told about errors that
  * became a 500 page. Defaults to `console.error`.
+ * @property {import('./pages.js').Delivery} [delivery] How codes reach the visitor,
+ * for the pages' wording: `'console'` (default) or `'email'` (SMTP_URL).
  */
 
 /**
@@ -81,7 +83,7 @@ class HttpError extends Error {
  * createServer(createDemoApp({ np })).listen(3000);
  * ```
  */
-export function createDemoApp({ np, onUnexpectedError = logUnexpectedError }) {
+export function createDemoApp({ np, onUnexpectedError = logUnexpectedError, delivery = 'console' }) {
   return function demoApp(req, res) {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     // Nothing escapes this catch: no unhandled rejection, whatever the input.
@@ -132,7 +134,7 @@ export function createDemoApp({ np, onUnexpectedError = logUnexpectedError }) {
           return;
         }
         const notice = session.state === 'expired' ? 'Your session has ended. Sign in again.' : undefined;
-        sendPage(res, 200, signInPage(notice === undefined ? {} : { notice }), session.state === 'none' ? {} : clearCookie());
+        sendPage(res, 200, signInPage(notice === undefined ? { delivery } : { notice, delivery }), session.state === 'none' ? {} : clearCookie());
         return;
       }
       case '/request':
@@ -141,7 +143,7 @@ export function createDemoApp({ np, onUnexpectedError = logUnexpectedError }) {
       case '/code': {
         // "I already have a code": show the code form for an address, touching nothing.
         const form = await readForm(req);
-        sendPage(res, 200, codePage({ email: field(form, 'email') }));
+        sendPage(res, 200, codePage({ email: field(form, 'email'), delivery }));
         return;
       }
       case '/verify':
@@ -180,15 +182,15 @@ export function createDemoApp({ np, onUnexpectedError = logUnexpectedError }) {
     const resend = field(form, 'resend') === '1';
     try {
       // Show and carry the canonical address: it is the one the code was sent to.
-      const sent = await np.requestCode(email, { clientKey: clientKey(req) });
-      sendPage(res, 200, codePage({ email: sent.email, expiresInSeconds: secondsUntil(sent.expiresAt) }));
+      const sent = await np.requestCode(email, { clientKey: clientKey(req), ...preferredLocale(req) });
+      sendPage(res, 200, codePage({ email: sent.email, expiresInSeconds: secondsUntil(sent.expiresAt), delivery }));
     } catch (err) {
       if (!isNpUserError(err)) throw err;
       const { status, message, headers } = describeError(err);
       // A refused resend keeps the visitor on the code form: the last code may still work.
       const page = resend
-        ? codePage({ email, error: message })
-        : signInPage({ email, error: message, offerCodeEntry: err.code === 'ERR_NPUSER_RATE_LIMITED' });
+        ? codePage({ email, error: message, delivery })
+        : signInPage({ email, error: message, offerCodeEntry: err.code === 'ERR_NPUSER_RATE_LIMITED', delivery });
       sendPage(res, status, page, headers);
     }
   }
@@ -211,7 +213,7 @@ export function createDemoApp({ np, onUnexpectedError = logUnexpectedError }) {
       if (!isNpUserError(err)) throw err;
       const { status, message, headers } = describeError(err);
       const page =
-        err.code === 'ERR_NPUSER_INVALID_EMAIL' ? signInPage({ email, error: message }) : codePage({ email, error: message });
+        err.code === 'ERR_NPUSER_INVALID_EMAIL' ? signInPage({ email, error: message, delivery }) : codePage({ email, error: message, delivery });
       sendPage(res, status, page, headers);
     }
   }
@@ -370,6 +372,23 @@ function field(form, name) {
  */
 function clientKey(req) {
   return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * The browser's first language (Accept-Language), so the mail comes in it;
+ * nothing when the header is missing or not a valid BCP 47 tag.
+ * @param {IncomingMessage} req
+ * @returns {{ locale?: string }}
+ */
+function preferredLocale(req) {
+  const first = (req.headers['accept-language'] ?? '').split(',')[0]?.split(';')[0]?.trim() ?? '';
+  if (first === '' || first === '*' || first.length > 35) return {};
+  try {
+    const [locale] = Intl.getCanonicalLocales(first);
+    return locale === undefined ? {} : { locale };
+  } catch {
+    return {};
+  }
 }
 
 /**

@@ -128,12 +128,17 @@ ${body}
 }
 
 /**
+ * How codes reach the visitor: printed by the console mailer, or really emailed (SMTP_URL).
+ * @typedef {'console' | 'email'} Delivery
+ */
+
+/**
  * Step 1: ask for an address.
- * @param {{ email?: string, error?: string, notice?: string, offerCodeEntry?: boolean }} [options]
+ * @param {{ email?: string, error?: string, notice?: string, offerCodeEntry?: boolean, delivery?: Delivery }} [options]
  * `offerCodeEntry` adds a way to type a code already received (after a rate limit).
  * @returns {string}
  */
-export function signInPage({ email = '', error, notice, offerCodeEntry = false } = {}) {
+export function signInPage({ email = '', error, notice, offerCodeEntry = false, delivery = 'console' } = {}) {
   return layout({
     title: 'Sign in',
     step: 'Step 1 of 2',
@@ -154,25 +159,32 @@ ${
 <button type="submit" class="link">I already have a code</button>
 </form>`
 }
-<p class="hint">In this demo nothing is emailed: the code is printed in the terminal where you ran <code>npm start</code>.</p>`,
+${
+  delivery === 'console'
+    ? html`<p class="hint">In this demo nothing is emailed: the code is printed in the terminal where you ran <code>npm start</code>.</p>`
+    : html`<p class="hint">The code is emailed to you and works once.</p>`
+}`,
   });
 }
 
 /**
  * Step 2: ask for the code.
- * @param {{ email: string, expiresInSeconds?: number, error?: string }} options
+ * @param {{ email: string, expiresInSeconds?: number, error?: string, delivery?: Delivery }} options
  * @returns {string}
  */
-export function codePage({ email, expiresInSeconds, error }) {
+export function codePage({ email, expiresInSeconds, error, delivery = 'console' }) {
+  const lifetime = expiresInSeconds === undefined ? undefined : html` The code works once, for ${humanDuration(expiresInSeconds)}.`;
   return layout({
     title: 'Enter your code',
     step: 'Step 2 of 2',
     body: html`
-<h1>Check your terminal</h1>
+<h1>${delivery === 'console' ? 'Check your terminal' : 'Check your inbox'}</h1>
 <p class="lead">We sent a sign-in code to <strong class="email">${email}</strong>.</p>
-<p class="hint">This demo uses npuser’s console mailer, so the “email” is printed in the terminal where you ran <code>npm start</code>. In a real app it would land in your inbox.${
-      expiresInSeconds === undefined ? undefined : html` The code works once, for ${humanDuration(expiresInSeconds)}.`
-    }</p>
+${
+  delivery === 'console'
+    ? html`<p class="hint">This demo uses npuser’s console mailer, so the “email” is printed in the terminal where you ran <code>npm start</code>. In a real app it would land in your inbox.${lifetime}</p>`
+    : html`<p class="hint">It may take a minute to arrive; look in your spam folder too.${lifetime}</p>`
+}
 ${alert(error)}
 <form method="post" action="/verify" class="stack">
 <input type="hidden" name="email" value="${email}">

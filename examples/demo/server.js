@@ -79,7 +79,7 @@ try {
   die(err instanceof Error ? err.message : String(err));
 }
 
-const server = createServer(createDemoApp({ np }));
+const server = createServer(createDemoApp({ np, delivery: mailer ? 'email' : 'console' }));
 // A slow or silent client gets cut off instead of holding a socket forever.
 server.headersTimeout = 10_000;
 server.requestTimeout = 30_000;

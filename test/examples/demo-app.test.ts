@@ -33,11 +33,11 @@ afterEach(async () => {
 });
 
 /** The demo handler on a real server on 127.0.0.1, with an NpUser whose mail we can read. */
-async function startDemo(options: Partial<NpUserOptions> = {}, np?: NpUser): Promise<Demo> {
+async function startDemo(options: Partial<NpUserOptions> = {}, np?: NpUser, delivery: 'console' | 'email' = 'console'): Promise<Demo> {
   const mailer = memoryMailer();
   const user = np ?? new NpUser({ secret: SECRET, appName: 'npuser demo', audience: 'npuser-demo', mailer, ...options });
   const unexpected: unknown[] = [];
-  const server = createServer(createDemoApp({ np: user, onUnexpectedError: (err) => void unexpected.push(err) }));
+  const server = createServer(createDemoApp({ np: user, onUnexpectedError: (err) => void unexpected.push(err), delivery }));
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -139,6 +139,23 @@ describe('demo app: sign-in flow', () => {
     await expect(np.validateToken(token)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_TOKEN' });
     const replayed = await fetch(`${base}/me`, { headers: { cookie: `npuser_session=${token}` }, redirect: 'manual' });
     expect(replayed.status).toBe(303);
+  });
+
+  it('asks for the mail in the browser’s language, and ignores a malformed Accept-Language', async () => {
+    const { base, mailer } = await startDemo();
+    await post(base, '/request', { email: EMAIL }, { 'accept-language': 'fr-CA,fr;q=0.9,en;q=0.5' });
+    expect(mailer.messages[0]?.locale).toBe('fr-CA');
+    await post(base, '/request', { email: 'bob@example.com' }, { 'accept-language': 'x_-1;;' });
+    expect(mailer.messages[1]?.locale).toBeUndefined();
+  });
+
+  it('says “check your inbox” when codes are really emailed', async () => {
+    const { base } = await startDemo({}, undefined, 'email');
+    const page = await (await fetch(`${base}/`)).text();
+    expect(page).not.toContain('printed in the terminal');
+    const codePage = await (await post(base, '/request', { email: EMAIL })).text();
+    expect(codePage).toContain('Check your inbox');
+    expect(codePage).not.toContain('terminal');
   });
 
   it('redirects /me to / without a session, and clears a bad one', async () => {
