@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { NpUser, memoryCodeStore } from 'npuser';
 import { redisCodeStore } from 'npuser/stores/redis';
 import { deriveSigningKey } from './derive-signing-key.js';
+import { lastCodeMailer } from './last-code-mailer.js';
 
 const SECRET = 'benchmark secret, at least thirty-two bytes';
 const ITERATIONS = Number(process.env.BENCH_REDIS_ITERATIONS ?? 2000);
@@ -48,20 +49,6 @@ client.sendCommand = (/** @type {Parameters<typeof sendCommand>} */ ...args) => 
   commands += 1;
   return sendCommand(...args);
 };
-
-/** A mailer that keeps only the last code per address: delivery cost is not npuser's. */
-function lastCodeMailer() {
-  /** @type {Map<string, string>} */
-  const codes = new Map();
-  return {
-    codes,
-    /** @param {import('npuser').CodeMessage} message */
-    send(message) {
-      codes.set(message.to, message.code);
-      return Promise.resolve();
-    },
-  };
-}
 
 /**
  * Run `fn(0 … n-1)` with `concurrency` calls in flight; ops/s and commands per call.

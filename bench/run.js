@@ -5,6 +5,7 @@
 import { jwtVerify } from 'jose';
 import { NpUser, memoryCodeStore } from 'npuser';
 import { deriveSigningKey } from './derive-signing-key.js';
+import { lastCodeMailer } from './last-code-mailer.js';
 
 const SECRET = 'benchmark secret, at least thirty-two bytes';
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 5000);
@@ -16,20 +17,6 @@ async function measure(name, n, fn) {
   for (let i = 0; i < n; i += 1) await fn(i);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return { name, opsPerSecond: n / seconds };
-}
-
-/** A mailer that keeps only the last code: delivery cost is not npuser's. */
-function lastCodeMailer() {
-  /** @type {Map<string, string>} */
-  const codes = new Map();
-  return {
-    codes,
-    /** @param {import('npuser').CodeMessage} message */
-    send(message) {
-      codes.set(message.to, message.code);
-      return Promise.resolve();
-    },
-  };
 }
 
 const mailer = lastCodeMailer();

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   NpUser,
   isNpUserError,
@@ -9,26 +9,19 @@ import {
   type Mailer,
   type MailerSendOptions,
   type MemoryCodeStore,
-  type NpUserErrorCode,
   type NpUserOptions,
 } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
+import { EMAIL } from './helpers.js';
+import { caught, rejectsWith } from './support/errors.js';
+import { reachableStrings } from './support/reachable-strings.js';
+import { collectUnhandledRejections } from './support/unhandled-rejections.js';
 
 // A fault must never escape as an unhandled rejection (a late store reply, a
 // timer, a listener's promise). Recorded here, asserted by the last test.
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 
 const SECRET = 'fault injection test secret, at least 32 bytes';
-const EMAIL = 'ada@example.com';
 const CODE = '123456';
 const START = Date.UTC(2026, 0, 1);
 
@@ -97,38 +90,9 @@ function setup(faults: Partial<Record<Method, Fault>> = {}, options: Partial<NpU
   };
 }
 
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    (value: unknown) => {
-      throw new Error(`expected a rejection, but it resolved with ${inspect(value)}`);
-    },
-    (err: unknown) => err,
-  );
-}
-
-/** Rejects with NpUserError `code`: no token, whatever happened. */
-async function failsWith(promise: Promise<unknown>, code: NpUserErrorCode): Promise<Error> {
-  const err = await caught(promise);
-  expect(isNpUserError(err, code), `expected ${code}, got ${inspect(err)}`).toBe(true);
-  return err as Error;
-}
-
 const never = () => new Promise<never>(() => undefined);
 const later = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const codeKeys = (store: MemoryCodeStore) => store.entries().filter((e) => e.key.endsWith(':code'));
-
-/** Every string reachable from an error: message, stack, name, own properties, causes, recursively. */
-function reachableStrings(value: unknown, seen = new Set<unknown>()): string[] {
-  if (typeof value === 'string') return [value];
-  if (typeof value !== 'object' || value === null || seen.has(value)) return [];
-  seen.add(value);
-  const out: string[] = [];
-  if (value instanceof Error) out.push(value.name, value.message, value.stack ?? '');
-  for (const key of Reflect.ownKeys(value)) {
-    out.push(...reachableStrings((value as Record<PropertyKey, unknown>)[key], seen));
-  }
-  return out;
-}
 
 function expectNoSecrets(err: unknown, secrets: readonly string[]): void {
   const texts = [...reachableStrings(err), inspect(err, { depth: 20, showHidden: true })];
@@ -168,18 +132,18 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     ],
   ])('a store whose every method %s', async (_name, faults) => {
     const s = setup(faults);
-    const err = await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+    const err = await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
     // The store's own failure is kept for diagnosis (its keys are hashes, so it names no one).
     expect(err.cause).toBeDefined();
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
-    await failsWith(s.np.verifyCode(EMAIL, CODE, { clientKey: 'c' }), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE, { clientKey: 'c' }), 'ERR_NPUSER_STORE_FAILED');
     expect(s.mailer.messages).toHaveLength(0);
   });
 
   it('a timed-out call says so in its cause, and the timeout is bounded', async () => {
     const s = setup({ get: never });
     const started = Date.now();
-    const err = await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+    const err = await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
     expect(Date.now() - started).toBeLessThan(5000);
     expect((err.cause as Error).message).toMatch(/20 ms/);
   });
@@ -195,7 +159,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
         return next();
       },
     });
-    await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
     // Let the late replies land: the late rejection must be handled, and nothing is mailed.
     await later(100);
     expect(s.mailer.messages).toHaveLength(0);
@@ -226,8 +190,8 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
 
   it.each(GARBAGE_GET)('get() returning %s', async (_name, reply) => {
     const s = setup({ get: () => Promise.resolve(reply) });
-    await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
     expect(s.mailer.messages).toHaveLength(0);
   });
 
@@ -239,8 +203,8 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
       ttlMs: 1000,
     };
     const s = setup({ get: () => Promise.resolve(reply) });
-    await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
   });
 
   const GARBAGE_INCREMENT: readonly (readonly [string, unknown])[] = [
@@ -260,7 +224,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
 
   it.each(GARBAGE_INCREMENT)('increment() returning %s', async (_name, reply) => {
     const s = setup({ increment: () => Promise.resolve(reply) });
-    await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
     expect(s.mailer.messages).toHaveLength(0);
   });
 
@@ -275,7 +239,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
       now: () => START,
       storeTimeoutMs: 20,
     });
-    await failsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
     // The code is still there, untaken: nothing was granted.
     expect(codeKeys(s.store.inner)).toHaveLength(1);
   });
@@ -289,7 +253,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
   ])('consume() returning %s after get and increment succeeded', async (_name, reply) => {
     const s = setup({ consume: () => Promise.resolve(reply) });
     await s.np.requestCode(EMAIL);
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
     expect(s.store.calls.consume).toBe(1);
   });
 
@@ -307,19 +271,19 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     await s.np.requestCode(EMAIL);
     const [entry] = codeKeys(s.store.inner);
     await s.store.inner.set(entry!.key, value, entry!.ttlMs);
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
   });
 
   it('consume() returning a malformed record after the stored one compared equal', async () => {
     const s = setup({ consume: () => Promise.resolve('v1.garbage') });
     await s.np.requestCode(EMAIL);
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
   });
 
   it('consume() finding nothing after get() saw the code (another caller took it) grants no token', async () => {
     const s = setup({ consume: () => Promise.resolve(undefined) });
     await s.np.requestCode(EMAIL);
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
   });
 
   it('consume() returning a different record than get() saw (the code was replaced) grants no token', async () => {
@@ -336,7 +300,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
       mailer: s.mailer,
       now: () => START,
     });
-    await failsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
   });
 
   it('a store that swaps in another address’s record never grants a token', async () => {
@@ -347,7 +311,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     const adaRecord = codeKeys(s.store.inner).find((e) => e.key !== eveRecord.key)!;
     // Eve knows her own code (the same CODE); the store hands back her record under Ada's key.
     await s.store.inner.set(adaRecord.key, eveRecord.value, adaRecord.ttlMs);
-    await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
   });
 
   it('a store that never expires anything still cannot revive an expired code (the app clock checks too)', async () => {
@@ -356,14 +320,14 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     const np = new NpUser({ secret: SECRET, store: frozen, mailer: memoryMailer(), now: () => t, generateCode: () => CODE });
     await np.requestCode(EMAIL);
     t += 600_000;
-    await failsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
   });
 
   describe('a store that fails halfway', () => {
     it('consume rejects after get and increment succeeded', async () => {
       const s = setup({ consume: () => Promise.reject(new Error('READONLY replica')) });
       await s.np.requestCode(EMAIL);
-      await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
       expect(s.store.calls.get).toBeGreaterThan(0);
       expect(s.store.calls.increment).toBeGreaterThan(0);
       expect(s.store.calls.consume).toBe(1);
@@ -372,7 +336,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     it('consume hangs after get and increment succeeded', async () => {
       const s = setup({ consume: never });
       await s.np.requestCode(EMAIL);
-      await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
     });
 
     it('consume throws synchronously', async () => {
@@ -382,7 +346,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
         },
       });
       await s.np.requestCode(EMAIL);
-      await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
     });
 
     it('the attempt counter fails after the code was read', async () => {
@@ -394,7 +358,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
         mailer: s.mailer,
         now: () => START,
       });
-      await failsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
     });
 
     it('only the code lookup fails while the counters answer', async () => {
@@ -402,12 +366,12 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
       s.store.faulty = false;
       await s.np.requestCode(EMAIL);
       s.store.faulty = true;
-      await failsWith(s.np.verifyCode(EMAIL, CODE, { clientKey: 'c' }), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(s.np.verifyCode(EMAIL, CODE, { clientKey: 'c' }), 'ERR_NPUSER_STORE_FAILED');
     });
 
     it('set fails after the limits were counted: nothing is mailed', async () => {
       const s = setup({ set: () => Promise.reject(new Error('OOM command not allowed')) });
-      await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
       expect(s.store.calls.increment).toBeGreaterThan(0);
       expect(s.mailer.messages).toHaveLength(0);
     });
@@ -421,7 +385,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
         mailer: s.mailer,
         now: () => START,
       });
-      await failsWith(np.verifyCode(EMAIL, '654321'), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(np.verifyCode(EMAIL, '654321'), 'ERR_NPUSER_STORE_FAILED');
     });
 
     it('burning an exhausted code fails: still a typed error, never a token', async () => {
@@ -440,15 +404,15 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
       const { token } = await s.np.verifyCode(EMAIL, CODE);
       await expect(s.np.validateToken(token)).resolves.toBeDefined();
       expect(codeKeys(s.store.inner)).toHaveLength(0);
-      await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
+      await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
     });
   });
 
   it('the process keeps working after faults: the next call on a healthy store succeeds', async () => {
     const s = setup(Object.fromEntries(METHODS.map((m) => [m, () => Promise.reject(new Error('down'))])));
     for (let i = 0; i < 5; i += 1) {
-      await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
-      await failsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
+      await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
     }
     s.store.faulty = false;
     await s.np.requestCode(EMAIL);
@@ -488,13 +452,13 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
     expect(codeKeys(store)).toHaveLength(0);
     expect(mailer.received).toHaveLength(1);
     // The code nobody received must not work, even for someone who saw it in transit.
-    await failsWith(np.verifyCode(mailer.received[0]!.to, mailer.received[0]!.code), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(np.verifyCode(mailer.received[0]!.to, mailer.received[0]!.code), 'ERR_NPUSER_INVALID_CODE');
   }
 
   it('a mailer that rejects', async () => {
     const mailer = recordingMailer(() => Promise.reject(new Error('ECONNRESET')));
     const { np, store } = mailerSetup(mailer);
-    await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+    await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
     await expectCodeGone(np, store, mailer);
   });
 
@@ -503,14 +467,14 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
       throw new Error('transport not configured');
     });
     const { np, store } = mailerSetup(mailer);
-    await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+    await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
     await expectCodeGone(np, store, mailer);
   });
 
   it('a mailer that hangs times out, is aborted, and its code is deleted', async () => {
     const mailer = recordingMailer(never);
     const { np, store } = mailerSetup(mailer);
-    const err = await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+    const err = await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
     expect(mailer.signals).toHaveLength(1);
     expect(mailer.signals[0]!.aborted).toBe(true);
     expectNoSecrets(mailer.signals[0]!.reason, [EMAIL, mailer.received[0]!.code]);
@@ -524,10 +488,10 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
       throw new Error('late failure');
     });
     const a = mailerSetup(late);
-    await failsWith(a.np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+    await rejectsWith(a.np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
     const slow = recordingMailer(() => later(60).then(() => undefined));
     const b = mailerSetup(slow);
-    await failsWith(b.np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+    await rejectsWith(b.np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
     await later(100);
     await expectCodeGone(a.np, a.store, late);
     await expectCodeGone(b.np, b.store, slow);
@@ -538,15 +502,15 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
     const inner = memoryCodeStore({ now: () => START });
     const store = faultyStore(inner, { delete: () => Promise.reject(new Error('store down too')) });
     const np = new NpUser({ secret: SECRET, store, mailer, now: () => START, mailerTimeoutMs: 20 });
-    await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+    await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
     expect(store.calls.delete).toBe(1);
   });
 
   it('a failed send still counts against the limits (the cooldown holds)', async () => {
     const mailer = recordingMailer(() => Promise.reject(new Error('down')));
     const { np } = mailerSetup(mailer);
-    await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
-    await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_RATE_LIMITED');
+    await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+    await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_RATE_LIMITED');
   });
 
   describe('what the error carries', () => {
@@ -567,7 +531,7 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
         return Promise.reject(error);
       });
       const { np } = mailerSetup(mailer);
-      const err = await failsWith(np.requestCode('  ADA@Example.COM '), 'ERR_NPUSER_MAILER_FAILED');
+      const err = await rejectsWith(np.requestCode('  ADA@Example.COM '), 'ERR_NPUSER_MAILER_FAILED');
       expectNoSecrets(err, secretsOf(mailer));
       expect(err.cause).toBeInstanceOf(Error);
       expect((err.cause as { code?: unknown }).code).toBe('EENVELOPE');
@@ -578,7 +542,7 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
     it('neither, when the server echoes the address in another case', async () => {
       const mailer = recordingMailer((m) => Promise.reject(new Error(`550 <${m.to.toUpperCase()}> unknown; code=${m.code}`)));
       const { np } = mailerSetup(mailer);
-      expectNoSecrets(await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED'), secretsOf(mailer));
+      expectNoSecrets(await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED'), secretsOf(mailer));
     });
 
     it('neither, when the mailer rejects with a string or a plain object', async () => {
@@ -586,12 +550,12 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a mailer rejecting with a non-Error is the fault
         return Promise.reject(`failed to send ${m.code} to ${m.to}`);
       });
-      expectNoSecrets(await failsWith(mailerSetup(a).np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED'), secretsOf(a));
+      expectNoSecrets(await rejectsWith(mailerSetup(a).np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED'), secretsOf(a));
       const b = recordingMailer((m) => {
         // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a mailer rejecting with a non-Error is the fault
         return Promise.reject({ message: `failed ${m.code}`, to: m.to, toString: () => `${m.to} ${m.code}` });
       });
-      expectNoSecrets(await failsWith(mailerSetup(b).np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED'), secretsOf(b));
+      expectNoSecrets(await rejectsWith(mailerSetup(b).np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED'), secretsOf(b));
     });
 
     it('neither, when an HTTP mail API echoes the payload it was sent (code grouped as in the body)', async () => {
@@ -602,7 +566,7 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
         return Promise.reject(new Error(`API 400: ${JSON.stringify({ to: m.to, text: body })}`));
       });
       const { np } = mailerSetup(mailer);
-      const err = await failsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
+      const err = await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
       const code = mailer.received[0]!.code;
       expectNoSecrets(err, [EMAIL, code, `${code.slice(0, 3)} ${code.slice(3)}`]);
     });
@@ -640,8 +604,8 @@ describe('event listener faults never break sign-in', () => {
   it.each(LISTENERS)('a listener that %s', async (_name, onEvent) => {
     const s = setup({}, { onEvent, maxAttempts: 3 });
     await s.np.requestCode(EMAIL);
-    await failsWith(s.np.verifyCode(EMAIL, '000000'), 'ERR_NPUSER_INVALID_CODE');
-    await failsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_RATE_LIMITED');
+    await rejectsWith(s.np.verifyCode(EMAIL, '000000'), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(s.np.requestCode(EMAIL), 'ERR_NPUSER_RATE_LIMITED');
     const { token } = await s.np.verifyCode(EMAIL, CODE);
     await expect(s.np.validateToken(token)).resolves.toBeDefined();
     await later(20);

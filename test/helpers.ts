@@ -1,4 +1,5 @@
-import { NpUser, memoryCodeStore, type MemoryCodeStore, type NpUserEvent, type NpUserOptions } from 'npuser';
+import { expect } from 'vitest';
+import { NpUser, isNpUserError, memoryCodeStore, type MemoryCodeStore, type NpUserErrorCode, type NpUserEvent, type NpUserOptions } from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 
 export const SECRET = 'test secret: at least thirty-two bytes long!';
@@ -55,4 +56,18 @@ export async function requestAndRead(s: Setup, email = EMAIL): Promise<string> {
 /** A code of the right shape that differs from `code`. */
 export function wrongCode(code: string): string {
   return code.replace(/^./, (d) => String((Number(d) + 1) % 10));
+}
+
+/** Request a code, verify it, and return the token. */
+export async function signIn(s: Setup): Promise<string> {
+  return (await s.np.verifyCode(EMAIL, await requestAndRead(s))).token;
+}
+
+/** `np` refuses `token` with NpUserError `code`. */
+export async function expectRefused(np: NpUser, token: string, code: NpUserErrorCode = 'ERR_NPUSER_INVALID_TOKEN'): Promise<void> {
+  const err = await np.validateToken(token).then(
+    () => new Error('token was accepted'),
+    (e: unknown) => e,
+  );
+  expect(isNpUserError(err, code), `expected ${code}, got ${String(err)}`).toBe(true);
 }

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   NpUser,
   OPTION_BOUNDS,
@@ -7,77 +7,26 @@ import {
   memoryCodeStore,
   type CodeStore,
   type Mailer,
-  type MemoryCodeStore,
   type NpUserErrorCode,
   type NpUserOptions,
   type RequestContext,
 } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
+import { EMAIL } from './helpers.js';
+import { caught, thrown } from './support/errors.js';
+import { captureStdout } from './support/output.js';
+import { spySetup } from './support/spy-store.js';
+import { collectUnhandledRejections } from './support/unhandled-rejections.js';
 
 // Every rejection in this file must be handled by the library or by the test:
 // a rejection that escapes (a timer, a fire-and-forget promise) is a bug.
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = collectUnhandledRejections();
 
 const SECRET = 'hostile input test secret, at least 32 bytes';
-const EMAIL = 'ada@example.com';
 const MB = 1 << 20;
 const MEGA = 'x'.repeat(MB);
 
-type Method = 'set' | 'get' | 'consume' | 'delete' | 'increment';
-
-interface SpyStore extends CodeStore {
-  readonly inner: MemoryCodeStore;
-  readonly calls: Record<Method, number>;
-  total(): number;
-}
-
-/** A memory store that counts every call, to prove "the store was never touched". */
-function spyStore(inner: MemoryCodeStore): SpyStore {
-  const calls: Record<Method, number> = { set: 0, get: 0, consume: 0, delete: 0, increment: 0 };
-  return {
-    inner,
-    calls,
-    total: () => Object.values(calls).reduce((a, b) => a + b, 0),
-    set(key, value, ttlMs) {
-      calls.set += 1;
-      return inner.set(key, value, ttlMs);
-    },
-    get(key) {
-      calls.get += 1;
-      return inner.get(key);
-    },
-    consume(key) {
-      calls.consume += 1;
-      return inner.consume(key);
-    },
-    delete(key) {
-      calls.delete += 1;
-      return inner.delete(key);
-    },
-    increment(key, ttlMs) {
-      calls.increment += 1;
-      return inner.increment(key, ttlMs);
-    },
-  };
-}
-
-function setup(options: Partial<NpUserOptions> = {}) {
-  const t = Date.UTC(2026, 0, 1);
-  const now = () => t;
-  const store = spyStore(memoryCodeStore({ now }));
-  const mailer = memoryMailer();
-  const np = new NpUser({ secret: SECRET, store, mailer, now, ...options });
-  return { np, store, mailer };
-}
+const setup = (options: Partial<NpUserOptions> = {}) => spySetup(SECRET, options);
 
 /**
  * Call `run` and return what the promise rejected with. A synchronous throw
@@ -91,21 +40,7 @@ async function rejection(run: () => Promise<unknown>): Promise<unknown> {
     throw new Error(`threw synchronously instead of rejecting: ${String(err)}`);
   }
   expect(promise).toBeInstanceOf(Promise);
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection, but it resolved');
-    },
-    (err: unknown) => err,
-  );
-}
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
+  return caught(promise);
 }
 
 /** A proxy whose every property access (and every trap) throws. */
@@ -329,10 +264,10 @@ describe('NODE_ENV=production', () => {
 
   it('outside production the defaults are allowed (the guard is really the environment)', () => {
     vi.stubEnv('NODE_ENV', 'development');
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const stdout = captureStdout();
     expect(() => new NpUser({ secret: SECRET })).not.toThrow();
     expect(() => consoleMailer()).not.toThrow();
-    write.mockRestore();
+    stdout.restore();
   });
 });
 

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, NpUser, isNpUserError, memoryCodeStore, type NpUserErrorCode } from 'npuser';
+import { DEFAULTS, NpUser, memoryCodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
 import { EMAIL, SECRET, requestAndRead, setup, testClock, wrongCode } from './helpers.js';
+import { rejectsWith } from './support/errors.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-
-async function rejectsWith(promise: Promise<unknown>, code: NpUserErrorCode): Promise<unknown> {
-  const err = await promise.then(
-    () => {
-      throw new Error(`expected ${code}, but it resolved`);
-    },
-    (e: unknown) => e,
-  );
-  expect(isNpUserError(err, code), `expected ${code}, got ${String(err)}`).toBe(true);
-  return err;
-}
 
 describe('NpUser: the sign-in flow', () => {
   it('mails a code to the canonical address only and verifies it into a token for the pairwise subject', async () => {

@@ -6,13 +6,14 @@ import {
   isNpUserError,
   memoryCodeStore,
   renderCodeMessage,
-  type CodeStore,
-  type MemoryCodeStore,
   type NpUserErrorCode,
   type NpUserEvent,
   type NpUserOptions,
 } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
+import { captureStdout } from './support/output.js';
+import { reachableStrings } from './support/reachable-strings.js';
+import { spyStore } from './support/spy-store.js';
 
 const SECRET = 'privacy test secret, at least thirty-two bytes';
 const OTHER_SECRET = 'another app with its own secret of 32+ bytes';
@@ -34,60 +35,10 @@ const CLIENT_KEY = 'client:203.0.113.77';
 
 const SENSITIVE = [ADDRESS, TYPED.trim(), LOCAL, DOMAIN, CODE, SECOND_CODE, CLIENT_KEY, '203.0.113.77'];
 
-type Method = 'set' | 'get' | 'consume' | 'delete' | 'increment';
-
-interface SpyStore extends CodeStore {
-  readonly inner: MemoryCodeStore;
-  readonly calls: Record<Method, number>;
-  /** Every key and value that went into or came out of the store. */
-  readonly seen: string[];
-}
-
-function spyStore(inner: MemoryCodeStore): SpyStore {
-  const calls: Record<Method, number> = { set: 0, get: 0, consume: 0, delete: 0, increment: 0 };
-  const seen: string[] = [];
-  return {
-    inner,
-    calls,
-    seen,
-    set(key, value, ttlMs) {
-      calls.set += 1;
-      seen.push(key, value, String(ttlMs));
-      return inner.set(key, value, ttlMs);
-    },
-    async get(key) {
-      calls.get += 1;
-      seen.push(key);
-      const entry = await inner.get(key);
-      if (entry) seen.push(entry.value);
-      return entry;
-    },
-    async consume(key) {
-      calls.consume += 1;
-      seen.push(key);
-      const value = await inner.consume(key);
-      if (value !== undefined) seen.push(value);
-      return value;
-    },
-    delete(key) {
-      calls.delete += 1;
-      seen.push(key);
-      return inner.delete(key);
-    },
-    async increment(key, ttlMs) {
-      calls.increment += 1;
-      seen.push(key, String(ttlMs));
-      const counter = await inner.increment(key, ttlMs);
-      seen.push(String(counter.count));
-      return counter;
-    },
-  };
-}
-
 function setup(options: Partial<NpUserOptions> = {}) {
   let t = START;
   const now = () => t;
-  const store = spyStore(memoryCodeStore({ now }));
+  const store = spyStore(memoryCodeStore({ now }), { record: true });
   const mailer = memoryMailer();
   const events: NpUserEvent[] = [];
   const codes = [CODE, SECOND_CODE];
@@ -111,17 +62,6 @@ function setup(options: Partial<NpUserOptions> = {}) {
       t += ms;
     },
   };
-}
-
-/** Every string reachable from a value: message, stack, name, own properties, causes. */
-function reachableStrings(value: unknown, seen = new Set<unknown>()): string[] {
-  if (typeof value === 'string') return [value];
-  if (typeof value !== 'object' || value === null || seen.has(value)) return [];
-  seen.add(value);
-  const out: string[] = [];
-  if (value instanceof Error) out.push(value.name, value.message, value.stack ?? '');
-  for (const key of Reflect.ownKeys(value)) out.push(...reachableStrings((value as Record<PropertyKey, unknown>)[key], seen));
-  return out;
 }
 
 function expectNothingSensitive(texts: readonly string[], what: string, sensitive: readonly string[] = SENSITIVE): void {
@@ -368,16 +308,12 @@ describe('privacy: errors and output', () => {
 
   it('positive control: the default console mailer does print (to stdout), so the spies above would see it', async () => {
     vi.stubEnv('NODE_ENV', 'development');
-    const written: string[] = [];
-    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      written.push(String(chunk));
-      return true;
-    });
+    const stdout = captureStdout();
     const np = new NpUser({ secret: SECRET, generateCode: () => CODE, now: () => START });
     await np.requestCode(ADDRESS);
-    write.mockRestore();
+    stdout.restore();
     vi.unstubAllEnvs();
-    expect(written.join('')).toContain(CODE);
+    expect(stdout.text()).toContain(CODE);
   });
 
   it('the message subject (lock-screen preview) does not carry the code', async () => {

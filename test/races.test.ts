@@ -9,6 +9,17 @@ function failuresCount(s: ReturnType<typeof setup>): number {
   return entry === undefined ? 0 : Number(entry.value);
 }
 
+/** `base`, with every call resolving in an order the fast-check scheduler picks. */
+function scheduledStore(scheduler: fc.Scheduler, base: CodeStore): CodeStore {
+  return {
+    set: scheduler.scheduleFunction((k: string, v: string, ttl: number) => base.set(k, v, ttl)),
+    get: scheduler.scheduleFunction((k: string) => base.get(k)),
+    consume: scheduler.scheduleFunction((k: string) => base.consume(k)),
+    delete: scheduler.scheduleFunction((k: string) => base.delete(k)),
+    increment: scheduler.scheduleFunction((k: string, ttl: number) => base.increment(k, ttl)),
+  };
+}
+
 describe('concurrency', () => {
   it('50 concurrent verifies of the correct code yield exactly one token', async () => {
     const s = setup({ maxAttempts: 10 });
@@ -49,13 +60,7 @@ describe('concurrency', () => {
         const clock = testClock();
         const base = memoryCodeStore({ now: clock.now });
         // Every store call of the racing instance resolves in an order fast-check picks.
-        const scheduled: CodeStore = {
-          set: scheduler.scheduleFunction((k: string, v: string, ttl: number) => base.set(k, v, ttl)),
-          get: scheduler.scheduleFunction((k: string) => base.get(k)),
-          consume: scheduler.scheduleFunction((k: string) => base.consume(k)),
-          delete: scheduler.scheduleFunction((k: string) => base.delete(k)),
-          increment: scheduler.scheduleFunction((k: string, ttl: number) => base.increment(k, ttl)),
-        };
+        const scheduled = scheduledStore(scheduler, base);
         const codes = ['111111', '222222'];
         const options = { secret: SECRET, now: clock.now, resendCooldownSeconds: 0, generateCode: () => codes.shift()! };
         const mailer = memoryMailer();
@@ -89,13 +94,7 @@ describe('concurrency', () => {
       fc.asyncProperty(fc.scheduler(), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 6 }), async (scheduler, right, wrong) => {
         const clock = testClock();
         const base = memoryCodeStore({ now: clock.now });
-        const scheduled: CodeStore = {
-          set: scheduler.scheduleFunction((k: string, v: string, ttl: number) => base.set(k, v, ttl)),
-          get: scheduler.scheduleFunction((k: string) => base.get(k)),
-          consume: scheduler.scheduleFunction((k: string) => base.consume(k)),
-          delete: scheduler.scheduleFunction((k: string) => base.delete(k)),
-          increment: scheduler.scheduleFunction((k: string, ttl: number) => base.increment(k, ttl)),
-        };
+        const scheduled = scheduledStore(scheduler, base);
         const options = { secret: SECRET, now: clock.now, generateCode: () => '424242', maxAttempts: 3 };
         const calm = new NpUser({ ...options, mailer: memoryMailer(), store: base });
         const racing = new NpUser({ ...options, mailer: memoryMailer(), store: scheduled });

@@ -1,10 +1,10 @@
 import { generateKeyPairSync, createHmac } from 'node:crypto';
 import { SignJWT, UnsecuredJWT, base64url, decodeJwt, decodeProtectedHeader, exportJWK } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NpUser, isNpUserError, type NpUserErrorCode } from 'npuser';
+import { NpUser } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
 import { deriveKeys } from '../src/lib/keys.js';
-import { EMAIL, SECRET, requestAndRead, setup, testClock } from './helpers.js';
+import { EMAIL, SECRET, expectRefused, requestAndRead, setup, testClock } from './helpers.js';
 
 // The app's real signing key, derived as npuser derives it: forged tokens
 // below are signed with the right key, so only the claim checks can stop them.
@@ -35,14 +35,6 @@ async function forge(nowMs: number, { alg = 'HS256', header = {}, claims = {}, o
   );
   const protectedHeader = { alg, typ: 'npuser+jwt', ...header } as { alg: string };
   return new SignJWT(payload).setProtectedHeader(protectedHeader).sign(key);
-}
-
-async function expectRefused(np: NpUser, token: string, code: NpUserErrorCode = 'ERR_NPUSER_INVALID_TOKEN') {
-  const err = await np.validateToken(token).then(
-    () => new Error('token was accepted'),
-    (e: unknown) => e,
-  );
-  expect(isNpUserError(err, code), `expected ${code}, got ${String(err)}`).toBe(true);
 }
 
 afterEach(() => {

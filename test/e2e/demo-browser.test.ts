@@ -1,97 +1,16 @@
 // The real demo (`node examples/demo/server.js`, on the built package) driven
 // by Debian's Chromium: what a newcomer does after `npm start`.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, hasChromium, launchChromium, newPage, skipWithoutChromium } from '../support/chromium.js';
+import { DemoProcess } from '../support/demo-process.js';
+import { assertBuilt } from '../support/dist.js';
 
-// Debian's package; NPUSER_CHROMIUM points elsewhere (or at nothing, to check the skip).
-const CHROMIUM = process.env.NPUSER_CHROMIUM ?? '/usr/bin/chromium';
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SERVER = join(ROOT, 'examples/demo/server.js');
-const WAIT_MS = 20_000;
-
-const hasChromium = existsSync(CHROMIUM);
-const ciValue = (process.env.CI ?? '').trim().toLowerCase();
-const inCi = ciValue !== '' && ciValue !== '0' && ciValue !== 'false';
 // Locally a missing browser skips, loudly; in CI it fails (see the first test).
-const skip = !hasChromium && !inCi;
-if (skip) {
-  console.warn(
-    `\n[demo-browser] SKIPPED: ${CHROMIUM} not found. Install it (apt-get install -y chromium) to run the browser test.\n` +
-      '[demo-browser] With CI set, this test fails instead of skipping.\n',
-  );
-}
-
-/** The demo as a child process, with everything it printed so far. */
-class DemoProcess {
-  readonly child: ChildProcess;
-  output = '';
-  #waiters = new Set<() => void>();
-
-  constructor() {
-    this.child = spawn(process.execPath, [SERVER], {
-      cwd: ROOT,
-      env: { ...process.env, PORT: '0', NODE_ENV: 'development', NPUSER_SECRET: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const collect = (chunk: Buffer) => {
-      this.output += chunk.toString('utf8');
-      for (const wake of this.#waiters) wake();
-    };
-    this.child.stdout?.on('data', collect);
-    this.child.stderr?.on('data', collect);
-    this.child.on('exit', () => {
-      for (const wake of this.#waiters) wake();
-    });
-  }
-
-  /** Wait until `pattern` matches the output printed after `from`, for at most WAIT_MS. */
-  waitFor(pattern: RegExp, from = 0): Promise<RegExpExecArray> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const match = pattern.exec(this.output.slice(from));
-        if (match) {
-          done();
-          resolve(match);
-        } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
-          done();
-          reject(new Error(`the demo exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${this.output}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`the demo did not print ${pattern} within ${WAIT_MS} ms:\n${this.output}`));
-      }, WAIT_MS);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
-  }
-
-  /** Stop it with SIGTERM (a graceful shutdown), then SIGKILL if it lingers. */
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
-    const exited = new Promise<number | null>((resolve) => {
-      this.child.once('exit', (code) => {
-        resolve(code);
-      });
-    });
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), WAIT_MS);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
+const skip = skipWithoutChromium('demo-browser');
 
 describe.skipIf(skip)('demo in a real browser', () => {
   let demo: DemoProcess | undefined;
@@ -108,28 +27,12 @@ describe.skipIf(skip)('demo in a real browser', () => {
 
   beforeAll(async () => {
     if (!hasChromium) return; // the first test reports it
-    if (!existsSync(join(ROOT, 'dist/index.js'))) {
-      throw new Error('dist/ is missing: run `npm run build` first (npm test does it)');
-    }
+    assertBuilt(['index.js']);
     demo = new DemoProcess();
     const [, port] = await demo.waitFor(/npuser demo is running at http:\/\/localhost:(\d+)/);
     base = `http://localhost:${port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: WAIT_MS,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 800, height: 640 } });
-    page.setDefaultTimeout(WAIT_MS);
+    browser = await launchChromium();
+    page = await newPage(browser);
     if (process.env.NPUSER_SCREENSHOTS_DIR !== undefined) console.log(`[demo-browser] screenshots in ${shots}`);
   });
 

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NpUser, type CodeStore, type NpUserOptions } from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 import { MAX_BODY_BYTES, SECURITY_HEADERS, createDemoApp, readCookie } from '../../examples/demo/app.js';
+import { EMAIL } from '../helpers.js';
 
 const SECRET = 'demo test secret: at least thirty-two bytes';
-const EMAIL = 'ada@example.com';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 interface Demo {

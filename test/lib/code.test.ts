@@ -3,85 +3,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  NpUser,
-  isNpUserError,
-  memoryCodeStore,
-  type CodeStore,
-  type MemoryCodeStore,
-  type NpUserOptions,
-} from 'npuser';
-import { memoryMailer } from 'npuser/testing';
+import { isNpUserError, type NpUserOptions } from 'npuser';
 import { normalizeSubmittedCode, randomCode } from '../../src/lib/code.js';
+import { EMAIL } from '../helpers.js';
+import { caught, thrown } from '../support/errors.js';
+import { spySetup } from '../support/spy-store.js';
 
 const SECRET = 'code shape test secret, at least 32 bytes long';
-const EMAIL = 'ada@example.com';
 const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
 
-type Method = 'set' | 'get' | 'consume' | 'delete' | 'increment';
-
-interface SpyStore extends CodeStore {
-  readonly inner: MemoryCodeStore;
-  readonly calls: Record<Method, number>;
-  total(): number;
-}
-
-/** A memory store that counts every call, to prove "the store was never touched". */
-function spyStore(inner: MemoryCodeStore): SpyStore {
-  const calls: Record<Method, number> = { set: 0, get: 0, consume: 0, delete: 0, increment: 0 };
-  return {
-    inner,
-    calls,
-    total: () => Object.values(calls).reduce((a, b) => a + b, 0),
-    set(key, value, ttlMs) {
-      calls.set += 1;
-      return inner.set(key, value, ttlMs);
-    },
-    get(key) {
-      calls.get += 1;
-      return inner.get(key);
-    },
-    consume(key) {
-      calls.consume += 1;
-      return inner.consume(key);
-    },
-    delete(key) {
-      calls.delete += 1;
-      return inner.delete(key);
-    },
-    increment(key, ttlMs) {
-      calls.increment += 1;
-      return inner.increment(key, ttlMs);
-    },
-  };
-}
-
-function setup(options: Partial<NpUserOptions> = {}) {
-  const t = Date.UTC(2026, 0, 1);
-  const now = () => t;
-  const store = spyStore(memoryCodeStore({ now }));
-  const mailer = memoryMailer();
-  const np = new NpUser({ secret: SECRET, store, mailer, now, ...options });
-  return { np, store, mailer };
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection, but it resolved');
-    },
-    (err: unknown) => err,
-  );
-}
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
+const setup = (options: Partial<NpUserOptions> = {}) => spySetup(SECRET, options);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {

@@ -1,16 +1,10 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  NpUser,
-  isNpUserError,
-  memoryCodeStore,
-  type CodeStore,
-  type MemoryCodeStore,
-  type NpUserOptions,
-} from 'npuser';
-import { memoryMailer } from 'npuser/testing';
+import { isNpUserError, type NpUserOptions } from 'npuser';
 import { canonicalEmail } from '../../src/lib/email.js';
+import { caught, thrown } from '../support/errors.js';
+import { spySetup } from '../support/spy-store.js';
 
 // Count every call into IDNA, so "a megabyte string is refused before any real
 // work" is measured by a call count rather than by a flaky stopwatch.
@@ -29,77 +23,7 @@ vi.mock('node:url', async (importOriginal) => {
 const SECRET = 'email canonicalisation test secret, >= 32 bytes';
 const MB = 1 << 20;
 
-type Method = 'set' | 'get' | 'consume' | 'delete' | 'increment';
-
-interface SpyStore extends CodeStore {
-  readonly inner: MemoryCodeStore;
-  readonly calls: Record<Method, number>;
-  total(): number;
-}
-
-/** A memory store that counts every call, to prove "the store was never touched". */
-function spyStore(inner: MemoryCodeStore): SpyStore {
-  const calls: Record<Method, number> = { set: 0, get: 0, consume: 0, delete: 0, increment: 0 };
-  return {
-    inner,
-    calls,
-    total: () => Object.values(calls).reduce((a, b) => a + b, 0),
-    set(key, value, ttlMs) {
-      calls.set += 1;
-      return inner.set(key, value, ttlMs);
-    },
-    get(key) {
-      calls.get += 1;
-      return inner.get(key);
-    },
-    consume(key) {
-      calls.consume += 1;
-      return inner.consume(key);
-    },
-    delete(key) {
-      calls.delete += 1;
-      return inner.delete(key);
-    },
-    increment(key, ttlMs) {
-      calls.increment += 1;
-      return inner.increment(key, ttlMs);
-    },
-  };
-}
-
-function setup(options: Partial<NpUserOptions> = {}) {
-  let t = Date.UTC(2026, 0, 1);
-  const now = () => t;
-  const store = spyStore(memoryCodeStore({ now }));
-  const mailer = memoryMailer();
-  const np = new NpUser({ secret: SECRET, store, mailer, now, ...options });
-  return {
-    np,
-    store,
-    mailer,
-    advance: (ms: number) => {
-      t += ms;
-    },
-  };
-}
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection, but it resolved');
-    },
-    (err: unknown) => err,
-  );
-}
-
-function thrown(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
+const setup = (options: Partial<NpUserOptions> = {}) => spySetup(SECRET, options);
 
 const isInvalidEmail = (err: unknown) => isNpUserError(err, 'ERR_NPUSER_INVALID_EMAIL');
 

@@ -1,18 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NpUser, consoleMailer, type CodeMessage } from 'npuser';
-
-function message(overrides: Partial<CodeMessage> = {}): CodeMessage {
-  return {
-    to: 'ada@example.com',
-    code: '042917',
-    appName: 'My blog',
-    expiresAt: new Date(Date.now() + 600_000),
-    ttlSeconds: 600,
-    ...overrides,
-  };
-}
-
-const signal = () => new AbortController().signal;
+import { NpUser, consoleMailer } from 'npuser';
+import { codeMessage, signal } from '../support/code-message.js';
+import { captureStdout } from '../support/output.js';
 
 function captured(options: Parameters<typeof consoleMailer>[0] = {}) {
   const printed: string[] = [];
@@ -28,7 +17,7 @@ afterEach(() => {
 describe('consoleMailer', () => {
   it('prints the code prominently, on the line the demo’s browser test reads', async () => {
     const { mailer, output } = captured();
-    await mailer.send(message(), { signal: signal() });
+    await mailer.send(codeMessage(), { signal: signal() });
     expect(output()).toContain('│ CODE:    042 917    (type 042917)\n');
     // The exact pattern of test/e2e/demo-browser.test.ts.
     expect(/│ CODE:\s+[\d ]+\s+\(type (\d+)\)/.exec(output())?.[1]).toBe('042917');
@@ -39,7 +28,7 @@ describe('consoleMailer', () => {
 
   it('prints the rendered text part, in the reader’s language', async () => {
     const { mailer, output } = captured();
-    await mailer.send(message({ locale: 'de-AT' }), { signal: signal() });
+    await mailer.send(codeMessage({ locale: 'de-AT' }), { signal: signal() });
     expect(output()).toContain('│ Subject: Ihr Anmeldecode für My blog');
     expect(output()).toContain('│   Er gilt 10 Minuten lang und nur ein einziges Mal.');
     expect(output()).toContain('│   Wenn Sie diesen Code nicht angefordert haben');
@@ -48,19 +37,19 @@ describe('consoleMailer', () => {
 
   it('takes the same message options as the other mailers: strings, defaultLocale, render', async () => {
     const translated = captured({ defaultLocale: 'es', strings: { es: { subject: 'Entra en {appName}' } } });
-    await translated.mailer.send(message(), { signal: signal() });
+    await translated.mailer.send(codeMessage(), { signal: signal() });
     expect(translated.output()).toContain('│ Subject: Entra en My blog');
     expect(translated.output()).toContain('│   Funciona una sola vez, durante 10 minutos.');
 
     const rendered = captured({ render: (m) => ({ subject: 'Custom', text: `Use ${m.code}.`, html: '' }) });
-    await rendered.mailer.send(message(), { signal: signal() });
+    await rendered.mailer.send(codeMessage(), { signal: signal() });
     expect(rendered.output()).toContain('│ Subject: Custom');
     expect(rendered.output()).toContain('│   Use 042917.');
   });
 
   it('keeps every printed line inside the frame, even with line breaks in appName', async () => {
     const { mailer, output } = captured();
-    await mailer.send(message({ appName: 'Evil\nBcc: x' }), { signal: signal() });
+    await mailer.send(codeMessage({ appName: 'Evil\nBcc: x' }), { signal: signal() });
     const lines = output().split('\n').filter((line) => line !== '');
     for (const line of lines) expect(line).toMatch(/^[┌│└]/);
     expect(output()).toContain('│ Subject: Your Evil Bcc: x sign-in code');
@@ -68,20 +57,16 @@ describe('consoleMailer', () => {
 
   it('writes to standard output by default', async () => {
     vi.stubEnv('NODE_ENV', 'development');
-    const chunks: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      chunks.push(String(chunk));
-      return true;
-    });
-    await consoleMailer().send(message(), { signal: signal() });
-    expect(chunks.join('')).toContain('(type 042917)');
+    const stdout = captureStdout();
+    await consoleMailer().send(codeMessage(), { signal: signal() });
+    expect(stdout.text()).toContain('(type 042917)');
   });
 
   it('an aborted send prints nothing and rejects', async () => {
     const { mailer, printed } = captured();
     const controller = new AbortController();
     controller.abort(new Error('npuser stopped waiting'));
-    await expect(mailer.send(message(), { signal: controller.signal })).rejects.toThrow(/aborted/);
+    await expect(mailer.send(codeMessage(), { signal: controller.signal })).rejects.toThrow(/aborted/);
     expect(printed).toEqual([]);
   });
 
@@ -91,7 +76,7 @@ describe('consoleMailer', () => {
         throw new Error('EPIPE');
       },
     });
-    const sending = mailer.send(message(), { signal: signal() });
+    const sending = mailer.send(codeMessage(), { signal: signal() });
     expect(sending).toBeInstanceOf(Promise);
     await expect(sending).rejects.toThrow('EPIPE');
   });
@@ -109,14 +94,10 @@ describe('consoleMailer', () => {
 
   it('is what NpUser uses by default outside production, localised by context.locale', async () => {
     vi.stubEnv('NODE_ENV', 'development');
-    const chunks: string[] = [];
-    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      chunks.push(String(chunk));
-      return true;
-    });
+    const stdout = captureStdout();
     const np = new NpUser({ secret: 'console test secret: at least 32 bytes!!', generateCode: () => '770122' });
     await np.requestCode('ada@example.com', { locale: 'pt-BR' });
-    const output = chunks.join('');
+    const output = stdout.text();
     expect(output).toContain('│ CODE:    770 122    (type 770122)');
     expect(output).toContain('│ Subject: Código de acesso para npuser');
   });

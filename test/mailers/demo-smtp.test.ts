@@ -1,75 +1,40 @@
 // `npm start` with SMTP_URL set: the demo (examples/demo/server.js, on the built
 // package) sends real mail through SMTP instead of printing the code.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DemoProcess } from '../support/demo-process.js';
+import { assertBuilt } from '../support/dist.js';
 import { startSmtpServer, waitFor, type TestSmtpServer } from '../support/smtp-server.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const SERVER = join(ROOT, 'examples/demo/server.js');
 const WAIT_MS = 15_000;
 
-interface Demo {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-function startDemo(env: Record<string, string>): Demo {
-  let output = '';
-  const child = spawn(process.execPath, [SERVER], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: '0', NODE_ENV: 'development', NPUSER_SECRET: '', SMTP_URL: '', SMTP_FROM: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const collect = (chunk: Buffer) => {
-    output += chunk.toString('utf8');
-  };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      resolve(code);
-    });
-  });
-  return { child, output: () => output, exited };
-}
-
-async function stop(demo: Demo | undefined): Promise<void> {
-  if (!demo || demo.child.exitCode !== null || demo.child.signalCode !== null) return;
-  demo.child.kill('SIGTERM');
-  const timer = setTimeout(() => demo.child.kill('SIGKILL'), WAIT_MS);
-  await demo.exited;
-  clearTimeout(timer);
-}
+/** The demo with SMTP_URL and SMTP_FROM unset unless `env` sets them. */
+const startDemo = (env: Record<string, string>) => new DemoProcess({ env: { SMTP_URL: '', SMTP_FROM: '', ...env }, waitMs: WAIT_MS });
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 describe('the demo with SMTP_URL', () => {
   let smtp: TestSmtpServer;
-  let demo: Demo | undefined;
+  let demo: DemoProcess | undefined;
   let base = '';
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+    assertBuilt(['index.js']);
     // A local mail catcher, as developers run one (Mailpit, MailHog): plain SMTP on loopback.
     smtp = await startSmtpServer({ plain: true });
     demo = startDemo({ SMTP_URL: `smtp://user:secret-pass@127.0.0.1:${smtp.port}`, SMTP_FROM: 'Demo <demo@npuser.test>' });
-    await waitFor(() => /running at http:\/\/localhost:\d+/.test(demo!.output()) || demo!.child.exitCode !== null, WAIT_MS, 'the demo banner');
-    const port = /running at http:\/\/localhost:(\d+)/.exec(demo.output())?.[1];
-    if (port === undefined) throw new Error(`the demo did not start:\n${demo.output()}`);
+    await waitFor(() => /running at http:\/\/localhost:\d+/.test(demo!.output) || demo!.child.exitCode !== null, WAIT_MS, 'the demo banner');
+    const port = /running at http:\/\/localhost:(\d+)/.exec(demo.output)?.[1];
+    if (port === undefined) throw new Error(`the demo did not start:\n${demo.output}`);
     base = `http://localhost:${port}`;
   });
 
   afterAll(async () => {
-    await stop(demo);
+    await demo?.stop();
     await smtp.close();
   });
 
   it('says in its banner that codes are emailed, where to, and never prints the password', () => {
-    const output = demo!.output();
+    const output = demo!.output;
     expect(output).toContain(`emailed through 127.0.0.1:${smtp.port} (SMTP_URL), from Demo <demo@npuser.test>`);
     expect(output).not.toContain('printed right here');
     expect(output).not.toContain('secret-pass');
@@ -86,8 +51,8 @@ describe('the demo with SMTP_URL', () => {
     expect(mail.parsed.subject).toBe('Your npuser demo sign-in code');
     const code = /^ {4}([\d ]+)$/m.exec(mail.parsed.text ?? '')?.[1]?.replace(/ /g, '');
     expect(code).toMatch(/^\d{6}$/);
-    expect(demo!.output()).not.toContain(code!);
-    expect(demo!.output()).not.toContain('CODE:');
+    expect(demo!.output).not.toContain(code!);
+    expect(demo!.output).not.toContain('CODE:');
 
     const verified = await fetch(`${base}/verify`, {
       method: 'POST',
@@ -110,19 +75,19 @@ describe('the demo with a bad SMTP_URL', () => {
       }, WAIT_MS).unref();
     });
     const code = await Promise.race([demo.exited, timeout]);
-    if (code === 'timeout') await stop(demo);
+    if (code === 'timeout') await demo.stop();
     expect(code).toBe(1);
-    expect(demo.output()).toContain('SMTP_URL must be a URL such as smtp://user:pass@smtp.example.com:587');
+    expect(demo.output).toContain('SMTP_URL must be a URL such as smtp://user:pass@smtp.example.com:587');
   });
 
   it('without SMTP_URL the banner says codes are printed, and how to send real mail', async () => {
     const demo = startDemo({});
     try {
-      await waitFor(() => demo.output().includes('running at'), WAIT_MS, 'the demo banner');
-      expect(demo.output()).toContain('printed right here, in this terminal');
-      expect(demo.output()).toContain('Set SMTP_URL (smtp://user:pass@host:587) to send real mail.');
+      await waitFor(() => demo.output.includes('running at'), WAIT_MS, 'the demo banner');
+      expect(demo.output).toContain('printed right here, in this terminal');
+      expect(demo.output).toContain('Set SMTP_URL (smtp://user:pass@host:587) to send real mail.');
     } finally {
-      await stop(demo);
+      await demo.stop();
     }
   });
 });

@@ -3,20 +3,16 @@
 // subpath must load and work with an injected transporter without it, and say
 // clearly what is missing when asked to build a transporter itself.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { DIST, ROOT, assertBuilt } from '../support/dist.js';
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dist = join(root, 'dist');
 
 beforeAll(() => {
-  for (const file of ['mailers/nodemailer/index.js', 'mailers/nodemailer/index.cjs']) {
-    if (!existsSync(join(dist, file))) throw new Error(`dist/${file} is missing: run npm run build first`);
-  }
+  assertBuilt(['mailers/nodemailer/index.js', 'mailers/nodemailer/index.cjs']);
 });
 
 // Shared by both module systems: a hand-made transporter works, transport options fail cleanly.
@@ -50,7 +46,7 @@ interface Outcome {
 }
 
 async function node(args: string[]): Promise<Outcome> {
-  const { stdout, stderr } = await run(process.execPath, args, { cwd: root, timeout: 20_000, encoding: 'utf8' });
+  const { stdout, stderr } = await run(process.execPath, args, { cwd: ROOT, timeout: 20_000, encoding: 'utf8' });
   expect(stderr).toBe('');
   return JSON.parse(stdout) as Outcome;
 }
@@ -60,7 +56,7 @@ describe('dist: npuser/mailers/nodemailer without nodemailer installed', () => {
     const script = `
       import { register } from 'node:module';
       register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(ESM_HOOK)}));
-      const { nodemailerMailer } = await import(${JSON.stringify(pathToFileURL(join(dist, 'mailers/nodemailer/index.js')).href)});
+      const { nodemailerMailer } = await import(${JSON.stringify(pathToFileURL(join(DIST, 'mailers/nodemailer/index.js')).href)});
       ${SCENARIO}`;
     const result = await node(['--input-type=module', '-e', script]);
     expect(result.to).toEqual(['ada@example.com']);
@@ -85,7 +81,7 @@ describe('dist: npuser/mailers/nodemailer without nodemailer installed', () => {
       };
       const { register } = Module;
       register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(ESM_HOOK)}));
-      const { nodemailerMailer } = require(${JSON.stringify(join(dist, 'mailers/nodemailer/index.cjs'))});
+      const { nodemailerMailer } = require(${JSON.stringify(join(DIST, 'mailers/nodemailer/index.cjs'))});
       if (attempts !== 0) throw new Error('loading the subpath required nodemailer');
       (async () => {
         ${SCENARIO}

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore, type MemoryCodeStore } from 'npuser';
 import { nodemailerMailer, type NodemailerMailerOptions } from 'npuser/mailers/nodemailer';
 import { SMTP_HOST, startSilentServer, startSmtpServer, waitFor, type SilentServer, type TestSmtpServer } from '../support/smtp-server.js';
-import { captureOutput } from '../support/smtp-output.js';
+import { captureOutput } from '../support/output.js';
+import { reachableStrings } from '../support/reachable-strings.js';
+import { collectUnhandledRejections } from '../support/unhandled-rejections.js';
 
 const SECRET = 'smtp fault test secret, at least 32 bytes!';
 const EMAIL = 'grace.hopper@example.com';
@@ -15,21 +17,16 @@ const CODE = '308154';
 const SENSITIVE = [EMAIL, 'grace.hopper', CODE, '308 154'];
 
 // No fault may surface as an unhandled rejection (a late reply, an abandoned send).
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
+const unhandled = collectUnhandledRejections();
 
 let server: TestSmtpServer;
 let silent: SilentServer;
 
 beforeAll(async () => {
-  process.on('unhandledRejection', onUnhandled);
   [server, silent] = await Promise.all([startSmtpServer(), startSilentServer()]);
 });
 
 afterAll(async () => {
-  process.off('unhandledRejection', onUnhandled);
   await Promise.all([server.close(), silent.close()]);
 });
 
@@ -53,17 +50,6 @@ function flow(mailer: NodemailerMailerOptions, npOptions: { mailerTimeoutMs?: nu
 /** A STARTTLS transporter to the test server, trusting its certificate. */
 const trusted = (port = server.port, extra: Record<string, unknown> = {}) =>
   createTransport({ host: SMTP_HOST, port, requireTLS: true, tls: { ca: server.ca }, ...extra });
-
-/** Every string reachable from an error: message, stack, own properties, causes. */
-function reachableStrings(value: unknown, seen = new Set<unknown>()): string[] {
-  if (typeof value === 'string') return [value];
-  if (typeof value !== 'object' || value === null || seen.has(value)) return [];
-  seen.add(value);
-  const out: string[] = [];
-  if (value instanceof Error) out.push(value.name, value.message, value.stack ?? '');
-  for (const key of Reflect.ownKeys(value)) out.push(...reachableStrings((value as Record<PropertyKey, unknown>)[key], seen));
-  return out;
-}
 
 /**
  * Request a code through a failing mailer and check everything the issue asks:

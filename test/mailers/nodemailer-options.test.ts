@@ -2,29 +2,15 @@
 // hosts are created (nodemailer connects lazily) and judged by their options.
 import { createTransport } from 'nodemailer';
 import { describe, expect, it } from 'vitest';
-import type { CodeMessage } from 'npuser';
 import { nodemailerMailer, type NodemailerMailerOptions } from 'npuser/mailers/nodemailer';
-import { captureOutput } from '../support/smtp-output.js';
+import { codeMessage } from '../support/code-message.js';
+import { thrown } from '../support/errors.js';
+import { captureOutput } from '../support/output.js';
 
 const FROM = 'App <no-reply@app.example>';
 const REMOTE = 'smtp.example.com';
 
-const message: CodeMessage = {
-  to: 'ada@example.com',
-  code: '042917',
-  appName: 'App',
-  expiresAt: new Date(Date.now() + 600_000),
-  ttlSeconds: 600,
-};
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
+const message = codeMessage({ appName: 'App' });
 
 function refused(options: NodemailerMailerOptions): TypeError {
   const err = thrown(() => nodemailerMailer(options));

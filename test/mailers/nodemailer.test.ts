@@ -2,6 +2,7 @@ import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore, type CodeMessage } from 'npuser';
 import { nodemailerMailer, type NodemailerMailerOptions, type NodemailerMessage, type NodemailerTransporter } from 'npuser/mailers/nodemailer';
+import { codeMessage, signal } from '../support/code-message.js';
 import { headerAddresses, SMTP_HOST, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.js';
 
 const SECRET = 'nodemailer test secret: at least 32 bytes!';
@@ -30,19 +31,6 @@ function transporter(extra: Record<string, unknown> = {}) {
   });
 }
 
-function message(overrides: Partial<CodeMessage> = {}): CodeMessage {
-  return {
-    to: 'ada@example.com',
-    code: '042917',
-    appName: 'My blog',
-    expiresAt: new Date(Date.now() + 600_000),
-    ttlSeconds: 600,
-    ...overrides,
-  };
-}
-
-const signal = () => new AbortController().signal;
-
 /** Send one message and return what the server received for it. */
 async function deliver(msg: CodeMessage, options: Partial<NodemailerMailerOptions> = {}): Promise<ReceivedMail> {
   const before = server.received.length;
@@ -53,7 +41,7 @@ async function deliver(msg: CodeMessage, options: Partial<NodemailerMailerOption
 
 describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => {
   it('delivers one message to exactly the canonical address, in the envelope and the To header', async () => {
-    const mail = await deliver(message());
+    const mail = await deliver(codeMessage());
     expect(mail.secure).toBe(true);
     expect(mail.rcptTo).toEqual(['ada@example.com']);
     expect(mail.mailFrom).toBe('no-reply@npuser.test');
@@ -67,7 +55,7 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
   });
 
   it('sends a text part and an HTML part, the code in both bodies and not in the subject', async () => {
-    const mail = await deliver(message());
+    const mail = await deliver(codeMessage());
     const { subject, text, html } = mail.parsed;
     expect(subject).toBe('Your My blog sign-in code');
     expect(subject).not.toMatch(/042|917/);
@@ -81,7 +69,7 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
   });
 
   it('loads nothing remote and links nowhere: no <img src="http", no http at all in the HTML', async () => {
-    const mail = await deliver(message());
+    const mail = await deliver(codeMessage());
     const html = mail.parsed.html as string;
     expect(html).not.toMatch(/<img\b/i);
     expect(html).not.toMatch(/<a\b/i);
@@ -101,14 +89,14 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
     ['pt-BR', 'Código de acesso para My blog', 'durante 10 minutos'],
     ['ja', 'Your My blog sign-in code', 'It works once, for 10 minutes.'],
   ])('locale %s: subject and text in the right language', async (locale, subject, lifetime) => {
-    const mail = await deliver(message({ locale }));
+    const mail = await deliver(codeMessage({ locale }));
     expect(mail.parsed.subject).toBe(subject);
     expect(mail.parsed.text).toContain(lifetime);
     expect(mail.parsed.html).toContain(`lang="${locale.split('-')[0] === 'ja' ? 'en' : locale.split('-')[0]!.toLowerCase()}"`);
   });
 
   it('escapes a hostile appName in the HTML and keeps it intact in the text', async () => {
-    const mail = await deliver(message({ appName: HOSTILE_APP_NAME }));
+    const mail = await deliver(codeMessage({ appName: HOSTILE_APP_NAME }));
     const html = mail.parsed.html as string;
     expect(html).not.toContain('<script>');
     expect(html).not.toContain('"quotes"');
@@ -118,19 +106,19 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
   });
 
   it('escapes app strings in the HTML too', async () => {
-    const mail = await deliver(message(), { strings: { en: { intro: 'Code for <b>{appName}</b> & co:' } } });
+    const mail = await deliver(codeMessage(), { strings: { en: { intro: 'Code for <b>{appName}</b> & co:' } } });
     expect(mail.parsed.html).toContain('Code for &lt;b&gt;My blog&lt;/b&gt; &amp; co:');
     expect(mail.parsed.text).toContain('Code for <b>My blog</b> & co:');
   });
 
   it('puts the code in the subject only with codeInSubject: true', async () => {
-    const mail = await deliver(message(), { codeInSubject: true });
+    const mail = await deliver(codeMessage(), { codeInSubject: true });
     expect(mail.parsed.subject).toBe('042917 is your My blog sign-in code');
   });
 
   it('a custom render replaces the message; the text part must still carry the code', async () => {
     const render = (m: CodeMessage) => ({ subject: `Welcome to ${m.appName}`, text: `Code: ${m.code}`, html: '' });
-    const mail = await deliver(message(), { render });
+    const mail = await deliver(codeMessage(), { render });
     expect(mail.parsed.subject).toBe('Welcome to My blog');
     expect(mail.parsed.text?.trim()).toBe('Code: 042917');
     // An empty html sends the text part alone.
@@ -138,13 +126,13 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
     expect(mail.raw).not.toMatch(/text\/html/i);
 
     const mailer = nodemailerMailer({ transporter: transporter(), from: FROM, render: () => ({ subject: 'Hi', text: 'no code here', html: '' }) });
-    await expect(mailer.send(message(), { signal: signal() })).rejects.toThrow(/does not contain the code/);
+    await expect(mailer.send(codeMessage(), { signal: signal() })).rejects.toThrow(/does not contain the code/);
     const leaky = nodemailerMailer({ transporter: transporter(), from: FROM, render: (m) => ({ subject: m.code, text: m.code, html: '' }) });
-    await expect(leaky.send(message(), { signal: signal() })).rejects.toThrow(/subject contains the code/);
+    await expect(leaky.send(codeMessage(), { signal: signal() })).rejects.toThrow(/subject contains the code/);
   });
 
   it('keeps a code with leading zeros and an 8-digit code intact', async () => {
-    const mail = await deliver(message({ code: '00731205' }));
+    const mail = await deliver(codeMessage({ code: '00731205' }));
     expect(mail.parsed.text).toContain('007 312 05');
     expect((mail.parsed.html as string).replace(/<[^>]*>/g, '')).toContain('00731205');
   });
@@ -155,7 +143,7 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
       { cc: 'audit@example.org', bcc: 'archive@example.org' },
     );
     const before = server.received.length;
-    await nodemailerMailer({ transporter: withDefaults, from: FROM }).send(message(), { signal: signal() });
+    await nodemailerMailer({ transporter: withDefaults, from: FROM }).send(codeMessage(), { signal: signal() });
     const mail = server.received[before]!;
     expect(mail.rcptTo).toEqual(['ada@example.com']);
     expect(mail.parsed.cc).toBeUndefined();
@@ -168,7 +156,7 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
       from: { name: 'npuser tests', address: 'no-reply@npuser.test' },
     });
     const before = server.received.length;
-    await mailer.send(message({ to: 'grace@example.com' }), { signal: signal() });
+    await mailer.send(codeMessage({ to: 'grace@example.com' }), { signal: signal() });
     expect(server.received[before]?.rcptTo).toEqual(['grace@example.com']);
     mailer.close();
   });
@@ -186,7 +174,7 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
     });
     expect(created).toBe(1);
     const before = server.received.length;
-    await mailer.send(message(), { signal: signal() });
+    await mailer.send(codeMessage(), { signal: signal() });
     expect(server.received[before]?.secure).toBe(true);
   });
 
@@ -194,7 +182,7 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
     const mailer = nodemailerMailer({ transporter: transporter(), from: FROM });
     const before = server.received.length;
     for (const to of ['a@example.com, b@example.com', 'a@example.com b@example.com', 'Ada <a@example.com>', 'a@example.com\r\nBcc: b@example.com', 'a\u0000@example.com', '']) {
-      await expect(mailer.send(message({ to }), { signal: signal() })).rejects.toThrow(/exactly one address/);
+      await expect(mailer.send(codeMessage({ to }), { signal: signal() })).rejects.toThrow(/exactly one address/);
     }
     expect(server.received).toHaveLength(before);
   });
@@ -210,7 +198,7 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
       // The inner transport is what the TLS policy reads.
       ...(real.transporter === undefined ? {} : { transporter: real.transporter }),
     };
-    await nodemailerMailer({ transporter: spy, from: FROM }).send(message(), { signal: signal() });
+    await nodemailerMailer({ transporter: spy, from: FROM }).send(codeMessage(), { signal: signal() });
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatchObject({ to: 'ada@example.com', envelope: { to: ['ada@example.com'] }, cc: undefined, bcc: undefined });
     expect(seen[0]!.signal).toBeInstanceOf(AbortSignal);

@@ -1,37 +1,20 @@
 // The default HTML message in a real browser engine (Debian's Chromium): the
 // code reads in groups but copies as one string, nothing is fetched, and the
 // client's dark mode takes over the colours.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { renderCodeMessage, type CodeMessage } from 'npuser';
+import { CHROMIUM, hasChromium, launchChromium, newPage, skipWithoutChromium } from '../support/chromium.js';
+import { codeMessage } from '../support/code-message.js';
 
-const CHROMIUM = process.env.NPUSER_CHROMIUM ?? '/usr/bin/chromium';
-const WAIT_MS = 20_000;
-
-const hasChromium = existsSync(CHROMIUM);
-const ciValue = (process.env.CI ?? '').trim().toLowerCase();
-const inCi = ciValue !== '' && ciValue !== '0' && ciValue !== 'false';
 // Locally a missing browser skips, loudly; in CI it fails (see the first test).
-const skip = !hasChromium && !inCi;
-if (skip) {
-  console.warn(
-    `\n[template-browser] SKIPPED: ${CHROMIUM} not found. Install it (apt-get install -y chromium) to run the browser test.\n` +
-      '[template-browser] With CI set, this test fails instead of skipping.\n',
-  );
-}
+const skip = skipWithoutChromium('template-browser');
 
 function html(code: string, overrides: Partial<CodeMessage> = {}): string {
-  return renderCodeMessage({
-    to: 'ada@example.com',
-    code,
-    appName: 'My blog',
-    expiresAt: new Date(Date.now() + 600_000),
-    ttlSeconds: 600,
-    ...overrides,
-  }).html;
+  return renderCodeMessage(codeMessage({ code, ...overrides })).html;
 }
 
 describe.skipIf(skip)('the HTML message in Chromium', () => {
@@ -42,22 +25,8 @@ describe.skipIf(skip)('the HTML message in Chromium', () => {
 
   beforeAll(async () => {
     if (!hasChromium) return; // the first test reports it
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: WAIT_MS,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--disable-quic',
-        '--no-first-run',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 800, height: 640 } });
-    page.setDefaultTimeout(WAIT_MS);
+    browser = await launchChromium();
+    page = await newPage(browser);
     page.on('request', (request) => {
       requests.push(request.url());
     });

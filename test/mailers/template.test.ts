@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CODE_MESSAGE_STRINGS, groupCodeDigits, renderCodeMessage, type CodeMessage, type CodeMessageStrings } from 'npuser';
+import { codeMessage } from '../support/code-message.js';
 
 const HOSTILE = '<script>alert(1)</script> & "quotes" \'single\'';
 
-function message(overrides: Partial<CodeMessage> = {}): CodeMessage {
-  return {
-    to: 'ada@example.com',
-    code: '042917',
-    appName: 'My blog',
-    expiresAt: new Date(Date.UTC(2026, 0, 1, 12, 10)),
-    ttlSeconds: 600,
-    ...overrides,
-  };
-}
+/** The shared sample message, with a fixed expiry time. */
+const message = (overrides: Partial<CodeMessage> = {}): CodeMessage => codeMessage({ expiresAt: new Date(Date.UTC(2026, 0, 1, 12, 10)), ...overrides });
 
 /** The HTML as a reader sees it: tags dropped, entities for the five escaped characters decoded. */
 function visible(html: string): string {

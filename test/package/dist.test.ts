@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, it, expect, beforeAll } from 'vitest';
+import { DIST, ROOT, assertBuilt, bareSpecifiers } from '../support/dist.js';
 
 // These tests run against the built output (`npm test` builds first), not src/:
 // what users load is what tsup wrote.
@@ -11,8 +11,6 @@ import { describe, it, expect, beforeAll } from 'vitest';
 type RootModule = typeof import('npuser');
 type TestingModule = typeof import('npuser/testing');
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dist = join(root, 'dist');
 const requireCjs = createRequire(import.meta.url);
 
 const SECRET = 'package test secret, at least 32 bytes long';
@@ -30,18 +28,16 @@ interface Build {
 const builds: Record<'esm' | 'cjs', Build> = {} as Record<'esm' | 'cjs', Build>;
 
 beforeAll(async () => {
-  for (const file of ['index.js', 'index.cjs', 'testing/index.js', 'testing/index.cjs']) {
-    if (!existsSync(join(dist, file))) throw new Error(`dist/${file} is missing: run npm run build first`);
-  }
+  assertBuilt(['index.js', 'index.cjs', 'testing/index.js', 'testing/index.cjs']);
   builds.esm = {
     name: 'esm',
-    core: (await import(pathToFileURL(join(dist, 'index.js')).href)) as RootModule,
-    testing: (await import(pathToFileURL(join(dist, 'testing/index.js')).href)) as TestingModule,
+    core: (await import(pathToFileURL(join(DIST, 'index.js')).href)) as RootModule,
+    testing: (await import(pathToFileURL(join(DIST, 'testing/index.js')).href)) as TestingModule,
   };
   builds.cjs = {
     name: 'cjs',
-    core: requireCjs(join(dist, 'index.cjs')) as RootModule,
-    testing: requireCjs(join(dist, 'testing/index.cjs')) as TestingModule,
+    core: requireCjs(join(DIST, 'index.cjs')) as RootModule,
+    testing: requireCjs(join(DIST, 'testing/index.cjs')) as TestingModule,
   };
 });
 
@@ -49,27 +45,6 @@ function exportNames(mod: object): string[] {
   return Object.keys(mod)
     .filter((name) => name !== 'default' && name !== '__esModule')
     .sort();
-}
-
-/** Bare specifiers a built file and the chunks it reaches import or require. */
-function bareSpecifiers(entry: string): Set<string> {
-  const found = new Set<string>();
-  const seen = new Set<string>();
-  const pattern =
-    /\bfrom\s*["']([^"']+)["']|\bimport\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\brequire\s*\(\s*["']([^"']+)["']\s*\)/g;
-  const visit = (file: string): void => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const code = readFileSync(file, 'utf8');
-    for (const match of code.matchAll(pattern)) {
-      const specifier = match[1] ?? match[2] ?? match[3] ?? match[4];
-      if (specifier === undefined) continue;
-      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
-      else found.add(specifier);
-    }
-  };
-  visit(entry);
-  return found;
 }
 
 /** The package name of a bare specifier: `@scope/name/x` → `@scope/name`, `name/x` → `name`. */
@@ -96,10 +71,10 @@ describe('dist: ESM and CJS builds', () => {
   it('loads natively in Node as ESM with the same names as the CJS build', () => {
     // Vitest transforms what it imports; a child process shows what Node itself does.
     const script = `
-      const core = await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)});
-      const testing = await import(${JSON.stringify(pathToFileURL(join(dist, 'testing/index.js')).href)});
+      const core = await import(${JSON.stringify(pathToFileURL(join(DIST, 'index.js')).href)});
+      const testing = await import(${JSON.stringify(pathToFileURL(join(DIST, 'testing/index.js')).href)});
       console.log(JSON.stringify({ core: Object.keys(core).sort(), testing: Object.keys(testing).sort() }));`;
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: root });
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', cwd: ROOT });
     const names = JSON.parse(out) as { core: string[]; testing: string[] };
     expect(names.core).toEqual(exportNames(builds.cjs.core));
     expect(names.testing).toEqual(exportNames(builds.cjs.testing));
@@ -155,7 +130,7 @@ describe('dist: ESM and CJS builds', () => {
 
   it('root entry loads nothing but jose, lru-cache and Node builtins', () => {
     for (const file of ['index.js', 'index.cjs']) {
-      const specifiers = [...bareSpecifiers(join(dist, file))];
+      const specifiers = [...bareSpecifiers(join(DIST, file))];
       expect(specifiers.length, file).toBeGreaterThan(0);
       const foreign = specifiers.filter((s) => !isBuiltin(s) && !ROOT_DEPENDENCIES.has(packageName(s)));
       expect(foreign, `${file} loads more than its dependencies`).toEqual([]);
@@ -164,7 +139,7 @@ describe('dist: ESM and CJS builds', () => {
 
   it('testing entry loads no test framework, only builtins and the runtime dependencies', () => {
     for (const file of ['testing/index.js', 'testing/index.cjs']) {
-      const specifiers = [...bareSpecifiers(join(dist, file))];
+      const specifiers = [...bareSpecifiers(join(DIST, file))];
       const foreign = specifiers.filter((s) => !isBuiltin(s) && !ROOT_DEPENDENCIES.has(packageName(s)));
       expect(foreign, `${file}: the runner is injected (TestRunner), never imported`).toEqual([]);
     }

@@ -1,13 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
 import { ENTRY_POINTS } from '../../src/entry-points.js';
+import { ROOT } from '../support/dist.js';
 
 // One list of entry points (src/entry-points.ts) feeds tsup; the exports map,
 // the legacy fields and typedoc.json are written by hand and must not drift from it.
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
 
 type Conditions = Record<string, string>;
 type ExportEntry = string | Record<string, Conditions>;
@@ -31,7 +29,7 @@ interface TypedocJson {
 }
 
 function readJson(file: string): unknown {
-  return JSON.parse(readFileSync(join(root, file), 'utf8'));
+  return JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
 }
 
 const pkg = readJson('package.json') as PackageJson;
@@ -63,7 +61,7 @@ describe('entry points', () => {
     expect(subpaths).toContain('.');
     for (const subpath of subpaths) {
       expect(subpath === '.' || /^\.\/[a-z][a-z0-9-]*(\/[a-z][a-z0-9-]*)*$/.test(subpath), subpath).toBe(true);
-      expect(existsSync(join(root, ENTRY_POINTS[subpath])), ENTRY_POINTS[subpath]).toBe(true);
+      expect(existsSync(join(ROOT, ENTRY_POINTS[subpath])), ENTRY_POINTS[subpath]).toBe(true);
     }
   });
 
@@ -103,7 +101,7 @@ describe('entry points', () => {
     for (const field of [pkg.main, pkg.module, pkg.types]) if (field !== undefined) targets.push(field);
     for (const target of targets) {
       expect(target.startsWith('./'), target).toBe(true);
-      expect(existsSync(join(root, target)), `${target} is missing: run npm run build`).toBe(true);
+      expect(existsSync(join(ROOT, target)), `${target} is missing: run npm run build`).toBe(true);
     }
   });
 });

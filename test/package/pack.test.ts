@@ -1,19 +1,17 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { ROOT, assertBuilt } from '../support/dist.js';
 
 // Installs the packed tarball into an empty project and uses it the way a user
 // would: Node's own ESM and CJS loaders, and tsc under nodenext. `npm test`
 // builds dist/ first; dependencies come from the npm cache that `npm ci` filled.
 
 const run = promisify(execFile);
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const tsc = join(root, 'node_modules', '.bin', 'tsc');
+const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
 
 const SECRET = 'pack test secret, at least 32 bytes long!!';
 
@@ -64,9 +62,9 @@ let project = '';
 let packed: PackResult;
 
 beforeAll(async () => {
-  if (!existsSync(join(root, 'dist', 'index.js'))) throw new Error('dist/ is missing: run npm run build first');
+  assertBuilt(['index.js']);
   tmp = await mkdtemp(join(tmpdir(), 'npuser-pack-'));
-  const { stdout } = await exec('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], root);
+  const { stdout } = await exec('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], ROOT);
   const results = JSON.parse(stdout) as PackResult[];
   if (results.length !== 1 || results[0] === undefined) throw new Error(`npm pack: unexpected output ${stdout}`);
   packed = results[0];

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { DIST, ROOT, assertBuilt, bareSpecifiers } from '../support/dist.js';
 import { connect, deleteKeys, probeRedis, testPrefix } from '../support/redis.js';
 
 // The built npuser/stores/redis, as users load it (`npm test` and the verify
@@ -13,40 +14,17 @@ import { connect, deleteKeys, probeRedis, testPrefix } from '../support/redis.js
 
 type RedisModule = typeof import('npuser/stores/redis');
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const dist = join(root, 'dist', 'stores', 'redis');
+const dist = join(DIST, 'stores', 'redis');
 const reachable = await probeRedis();
-
-/** Every bare specifier a built file, and the chunks it reaches, imports or requires at runtime. */
-function runtimeSpecifiers(entry: string): Set<string> {
-  const found = new Set<string>();
-  const seen = new Set<string>();
-  const pattern =
-    /\bfrom\s*["']([^"']+)["']|\bimport\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\brequire\s*\(\s*["']([^"']+)["']\s*\)/g;
-  const visit = (file: string): void => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    for (const match of readFileSync(file, 'utf8').matchAll(pattern)) {
-      const specifier = match[1] ?? match[2] ?? match[3] ?? match[4];
-      if (specifier === undefined) continue;
-      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
-      else found.add(specifier);
-    }
-  };
-  visit(entry);
-  return found;
-}
 
 describe('dist: npuser/stores/redis', () => {
   beforeAll(() => {
-    for (const file of ['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts']) {
-      if (!existsSync(join(dist, file))) throw new Error(`dist/stores/redis/${file} is missing: run npm run build first`);
-    }
+    assertBuilt(['index.js', 'index.cjs', 'index.d.ts', 'index.d.cts'].map((file) => `stores/redis/${file}`));
   });
 
   it('never loads ioredis (nor anything but Node builtins) at runtime, in ESM or CJS', () => {
     for (const file of ['index.js', 'index.cjs']) {
-      const specifiers = [...runtimeSpecifiers(join(dist, file))];
+      const specifiers = [...bareSpecifiers(join(dist, file))];
       expect(specifiers.filter((s) => s === 'ioredis' || s.startsWith('ioredis/')), file).toEqual([]);
       expect(specifiers.filter((s) => !isBuiltin(s)), `${file} loads a package`).toEqual([]);
     }
@@ -73,7 +51,7 @@ describe('dist: npuser/stores/redis', () => {
       import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)}).then((esm) => {
         console.log(JSON.stringify({ cjs: Object.keys(cjs).sort(), esm: Object.keys(esm).sort() }));
       });`;
-    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: root });
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', cwd: ROOT });
     expect(JSON.parse(out)).toEqual({ cjs: ['redisCodeStore'], esm: ['redisCodeStore'] });
   });
 

@@ -7,6 +7,7 @@ import { redisCodeStore } from 'npuser/stores/redis';
 import { SECRET, wrongCode } from '../helpers.js';
 import { type ClientOptions, connect, logCommands, scanKeys, tally } from '../support/redis.js';
 import { type RedisServer, haveRedisBinaries, sparePort, startRedisServer } from '../support/redis-server.js';
+import { collectUnhandledRejections } from '../support/unhandled-rejections.js';
 
 // Faults on a real, dedicated redis-server (never the shared one): stopped,
 // killed mid-call and restarted, paused past the timeouts, demoted to a
@@ -42,11 +43,9 @@ describe.skipIf(!canRun)('NpUser on a failing Redis', () => {
   let server: RedisServer;
   let admin: Redis;
   const clients: Redis[] = [];
-  const unhandled: unknown[] = [];
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+  const unhandled = collectUnhandledRejections();
 
   beforeAll(async () => {
-    process.on('unhandledRejection', onUnhandled);
     server = await startRedisServer();
     admin = await connect(server.url, { enableOfflineQueue: true });
   });
@@ -57,7 +56,6 @@ describe.skipIf(!canRun)('NpUser on a failing Redis', () => {
     await server.stop();
     // Rejections that surface a tick late are still counted.
     await sleep(50);
-    process.off('unhandledRejection', onUnhandled);
     expect(unhandled).toEqual([]);
   });
 

@@ -1,25 +1,12 @@
 import { createPublicKey, generateKeyPairSync, verify as cryptoVerify } from 'node:crypto';
 import { SignJWT, base64url, createLocalJWKSet, decodeProtectedHeader, exportJWK, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { NpUser, isNpUserError, type NpUserErrorCode, type SigningKeyInput } from 'npuser';
+import { NpUser, type SigningKeyInput } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, requestAndRead, setup, type Setup } from '../helpers.js';
+import { SECRET, expectRefused, setup, signIn } from '../helpers.js';
 
 const ed = generateKeyPairSync('ed25519');
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-
-async function signIn(s: Setup): Promise<string> {
-  const code = await requestAndRead(s);
-  return (await s.np.verifyCode(EMAIL, code)).token;
-}
-
-async function expectRefused(np: NpUser, token: string, code: NpUserErrorCode = 'ERR_NPUSER_INVALID_TOKEN') {
-  const err = await np.validateToken(token).then(
-    () => new Error('token was accepted'),
-    (e: unknown) => e,
-  );
-  expect(isNpUserError(err, code), `expected ${code}, got ${String(err)}`).toBe(true);
-}
 
 /** Claims a genuine token would carry, for tokens made with plain jose. */
 function claims(nowMs: number, extra: Record<string, unknown> = {}) {

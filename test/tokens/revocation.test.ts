@@ -3,11 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
 import { deriveKeys } from '../../src/lib/keys.js';
-import { EMAIL, SECRET, requestAndRead, setup, testClock, type Setup } from '../helpers.js';
-
-async function signIn(s: Setup): Promise<string> {
-  return (await s.np.verifyCode(EMAIL, await requestAndRead(s))).token;
-}
+import { EMAIL, SECRET, setup, signIn, testClock } from '../helpers.js';
 
 async function invalid(promise: Promise<unknown>): Promise<boolean> {
   return promise.then(

@@ -1,0 +1,36 @@
+// The built package under dist/ for the packaging tests: where it is, a guard that it was built, and what its files load.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Where tsup writes the build. */
+export const DIST = join(ROOT, 'dist');
+
+/** Throws unless every one of `files` (paths under dist/) was built. */
+export function assertBuilt(files: readonly string[]): void {
+  for (const file of files) {
+    if (!existsSync(join(DIST, file))) throw new Error(`dist/${file} is missing: run npm run build first`);
+  }
+}
+
+/** Every bare specifier a built file, and the chunks it reaches, imports or requires. */
+export function bareSpecifiers(entry: string): Set<string> {
+  const found = new Set<string>();
+  const seen = new Set<string>();
+  const pattern =
+    /\bfrom\s*["']([^"']+)["']|\bimport\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\brequire\s*\(\s*["']([^"']+)["']\s*\)/g;
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const match of readFileSync(file, 'utf8').matchAll(pattern)) {
+      const specifier = match[1] ?? match[2] ?? match[3] ?? match[4];
+      if (specifier === undefined) continue;
+      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
+      else found.add(specifier);
+    }
+  };
+  visit(entry);
+  return found;
+}
