@@ -16,7 +16,7 @@
  * @example
  * ```ts
  * import { NP_USER_ERROR_CODES } from 'npuser';
- * console.log(NP_USER_ERROR_CODES.includes('ERR_NPUSER_INVALID_CODE')); // true
+ * const known = NP_USER_ERROR_CODES.includes('ERR_NPUSER_INVALID_CODE'); // true
  * ```
  */
 export const NP_USER_ERROR_CODES = Object.freeze([
@@ -88,7 +88,7 @@ export interface NpUserErrorOptions {
  *   await np.verifyCode(email, code);
  * } catch (err) {
  *   if (err instanceof NpUserError && err.code === 'ERR_NPUSER_RATE_LIMITED') {
- *     console.log(`retry in ${err.retryAfterSeconds} s`);
+ *     res.setHeader('Retry-After', String(err.retryAfterSeconds));
  *   }
  * }
  * ```

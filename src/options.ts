@@ -142,7 +142,7 @@ export interface NpUserOptions {
  * @example
  * ```ts
  * import { DEFAULTS } from 'npuser';
- * console.log(DEFAULTS.codeTtlSeconds); // 600
+ * const lifetime = DEFAULTS.codeTtlSeconds; // 600
  * ```
  */
 export const DEFAULTS = Object.freeze({
@@ -213,7 +213,7 @@ export interface OptionBound {
  * @example
  * ```ts
  * import { OPTION_BOUNDS } from 'npuser';
- * console.log(OPTION_BOUNDS.codeLength); // { min: 6, max: 10 }
+ * const { min, max } = OPTION_BOUNDS.codeLength; // 6, 10
  * ```
  */
 export const OPTION_BOUNDS: Readonly<Record<NumericOption, OptionBound>> = Object.freeze({

@@ -160,7 +160,7 @@ export interface RequestContext {
  * @example
  * ```ts
  * const { expiresAt } = await np.requestCode('ada@example.com');
- * console.log(`code valid until ${expiresAt.toISOString()}`);
+ * res.send(`Code sent; it works until ${expiresAt.toLocaleTimeString()}`);
  * ```
  */
 export interface RequestCodeResult {

@@ -50,7 +50,7 @@ export const STRING_KEYS = ['subject', 'subjectWithCode', 'intro', 'lifetime', '
  * @example
  * ```ts
  * import { CODE_MESSAGE_STRINGS } from 'npuser';
- * console.log(CODE_MESSAGE_STRINGS.fr.subject); // 'Votre code de connexion à {appName}'
+ * const french = CODE_MESSAGE_STRINGS.fr.subject; // 'Votre code de connexion à {appName}'
  * ```
  */
 export const CODE_MESSAGE_STRINGS: Readonly<Record<'en' | 'fr' | 'de' | 'es' | 'pt', CodeMessageStrings>> = deepFreeze({

@@ -52,7 +52,7 @@ export interface MemoryStoreEntry extends StoreEntry {
  * import { memoryCodeStore } from 'npuser';
  * const store = memoryCodeStore();
  * await store.set('k', 'v', 1000);
- * console.log(store.size); // 1
+ * store.size; // 1
  * ```
  */
 export interface MemoryCodeStore extends CodeStore {
