@@ -91,8 +91,9 @@ export class NpUser {
    * Mail a new code to `email`, replacing any code sent before.
    *
    * Order of work: validate and canonicalise the address, check the limits
-   * (lock, per client, cooldown, per hour), store the code's keyed hash with
-   * its TTL, send. If the send fails the code is deleted, but the request
+   * (lock and cooldown first, without spending anything; then per client,
+   * cooldown and per hour, each an atomic count), store the code's keyed hash
+   * with its TTL, send. If the send fails the code is deleted, but the request
    * still counts against the limits.
    *
    * @param email - The address as the user typed it.
@@ -142,10 +143,13 @@ export class NpUser {
     const ttlMs = o.codeTtlSeconds * 1000;
     const expiresAt = this.#now() + ttlMs;
     const record: CodeRecord = { codeId: randomId(12), expiresAt, digest: this.#codeDigest(address, code) };
-    // The attempt counter exists before the code does, so verifying never
-    // needs a new entry: a store filled by a flood still lets the victim in.
-    await this.#store.set(keys.attempts(record.codeId), '0', ttlMs);
-    await this.#store.set(keys.code, serializeCodeRecord(record), ttlMs);
+    // The attempt counter is stored with the code, so verifying never needs a
+    // new entry: a store filled by a flood still lets the victim in. Both
+    // writes run at once; nobody can verify before the mail below is sent.
+    await Promise.all([
+      this.#store.set(keys.attempts(record.codeId), '0', ttlMs),
+      this.#store.set(keys.code, serializeCodeRecord(record), ttlMs),
+    ]);
 
     const message: CodeMessage = {
       to: address,
