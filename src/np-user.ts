@@ -184,7 +184,7 @@ export class NpUser {
    *
    * @param email - The address the code was requested for.
    * @param code - The code as typed: ASCII spaces and hyphens are ignored.
-   * @param context - `clientKey` for the per-client failure budget.
+   * @param context - `clientKey` for the per-client verification budget.
    * @throws TypeError when `email` or `code` is not a string, or `context` is malformed.
    * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL`, `ERR_NPUSER_INVALID_CODE`,
    * `ERR_NPUSER_TOO_MANY_ATTEMPTS`, `ERR_NPUSER_RATE_LIMITED`, `ERR_NPUSER_STORE_FAILED`.
@@ -202,40 +202,47 @@ export class NpUser {
     const o = this.#options;
     const keys = this.#addressKeys(address);
     const client = this.#clientKeys(ctx);
-    // Hashed on every path, so "no code", "expired" and "wrong" cost the same.
     const digest = this.#codeDigest(address, digits);
 
-    const [failures, clientFailures, entry] = await Promise.all([
+    // The client's budget is counted before any comparison, like the code's own
+    // attempt counter: concurrent guesses sprayed over many addresses each get
+    // their own number back, so none slips past the limit.
+    const [failures, clientCount, entry] = await Promise.all([
       this.#store.get(keys.failures),
-      client ? this.#store.get(client.failures) : undefined,
+      client ? this.#store.increment(client.verifications, HOUR_MS) : undefined,
       this.#store.get(keys.code),
     ]);
+    // Read, not counted ahead: a verification that succeeds must not need a new
+    // key (a full store still lets pending codes be used), and the code's
+    // atomic attempt counter already bounds concurrent guesses at one address.
     if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
       this.#emit('code.failed', 'address-locked', address);
       throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS', { retryAfterSeconds: Math.ceil(failures.ttlMs / 1000) });
     }
-    if (clientFailures !== undefined && counterValue(clientFailures.value) >= o.maxFailuresPerClientPerHour) {
-      this.#refuse('client-failures', address, clientFailures.ttlMs);
+    if (clientCount !== undefined && clientCount.count > o.maxVerificationsPerClientPerHour) {
+      this.#refuse('client-verifications', address, clientCount.ttlMs);
     }
 
     const record = entry === undefined ? undefined : parseStoredRecord(entry.value);
-    if (entry === undefined || record === undefined || this.#now() >= record.expiresAt) {
+    const pending = entry !== undefined && record !== undefined && this.#now() < record.expiresAt ? { entry, record } : undefined;
+    if (pending === undefined) {
+      // Hashed and compared on every path, so "no code", "expired" and "wrong" cost the same.
       digestsEqual(digest, this.#decoyDigest);
-      return this.#fail(keys, client, address, 'no-pending-code');
+      return this.#fail(keys, address, 'no-pending-code');
     }
-
-    const attempts = await this.#store.increment(keys.attempts(record.codeId), entry.ttlMs);
+    const { record: live } = pending;
+    const attempts = await this.#store.increment(keys.attempts(live.codeId), pending.entry.ttlMs);
     if (attempts.count > o.maxAttempts) {
       // Refused without comparing. Nothing to delete: the attempt that reached
       // the limit either burned the code (wrong) or is consuming it (right).
       this.#emit('code.failed', 'attempts-exhausted', address);
       throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
-    if (!digestsEqual(digest, record.digest)) {
-      if (attempts.count < o.maxAttempts) return this.#fail(keys, client, address, 'wrong-code');
+    if (!digestsEqual(digest, live.digest)) {
+      if (attempts.count < o.maxAttempts) return this.#fail(keys, address, 'wrong-code');
       // That was the last attempt this code allows: burn it now.
       await this.#store.delete(keys.code);
-      return this.#fail(keys, client, address, 'attempts-exhausted', 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
+      return this.#fail(keys, address, 'attempts-exhausted', 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
 
     // The token is made before the code is consumed: if the app's claims
@@ -248,13 +255,13 @@ export class NpUser {
     // a concurrent verify may have taken it, or a new request replaced it.
     const taken = await this.#store.consume(keys.code);
     const consumed = taken === undefined ? undefined : parseStoredRecord(taken);
-    if (consumed === undefined || consumed.codeId !== record.codeId || !digestsEqual(digest, consumed.digest)) {
+    if (consumed === undefined || consumed.codeId !== live.codeId || !digestsEqual(digest, consumed.digest)) {
       throw new NpUserError('ERR_NPUSER_INVALID_CODE');
     }
 
     // Success resets the failure window. Clean-up failures are not security
     // failures (everything expires anyway), so they do not cost the user the sign-in.
-    await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(record.codeId))]);
+    await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(live.codeId))]);
     this.#emit('code.verified', 'verified', address);
     return { token, subject, email: address, expiresAt };
   }
@@ -376,17 +383,14 @@ export class NpUser {
     return revokedTokenKey(this.#keys.storeKey, this.#options.audience, tokenId);
   }
 
+  /** Count a failed verification against the address, report it and refuse. */
   async #fail(
     keys: AddressKeys,
-    client: ClientKeys | undefined,
     address: string,
     reason: NpUserEventReason,
     code: 'ERR_NPUSER_INVALID_CODE' | 'ERR_NPUSER_TOO_MANY_ATTEMPTS' = 'ERR_NPUSER_INVALID_CODE',
   ): Promise<never> {
-    const [failures] = await Promise.all([
-      this.#store.increment(keys.failures, DAY_MS),
-      client ? this.#store.increment(client.failures, HOUR_MS) : undefined,
-    ]);
+    const failures = await this.#store.increment(keys.failures, DAY_MS);
     this.#emit('code.failed', reason, address);
     if (failures.count === this.#options.maxFailuresPerDay) this.#emit('address.locked', 'failures-exhausted', address);
     throw new NpUserError(code);

@@ -74,12 +74,15 @@ export interface NpUserOptions {
    */
   maxCodesPerClientPerHour?: number;
   /**
-   * Failed verifications one client may make per hour, over all addresses,
+   * Verifications one client may attempt per hour, over all addresses,
    * 1–10000: the budget against one guess sprayed across many addresses.
+   * Each attempt is counted before its code is compared, so concurrent
+   * guesses cannot overshoot it; a sign-in counts too, which is why the
+   * default leaves room for two tries per code of `maxCodesPerClientPerHour`.
    * Ignored without a `clientKey`.
-   * @default 30
+   * @default 60
    */
-  maxFailuresPerClientPerHour?: number;
+  maxVerificationsPerClientPerHour?: number;
   /** Token lifetime, 60 s – 30 days. @default 3600 */
   tokenTtlSeconds?: number;
   /** Allowed clock skew when validating `exp`, `iat` and `nbf`, 0–300 s. @default 30 */
@@ -120,6 +123,7 @@ export interface NpUserOptions {
   /**
    * Adds the app's own claims to each token. It cannot replace a registered
    * claim (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `email`): naming one is a `TypeError`.
+   * @default undefined (no app claims)
    */
   tokenClaims?: (context: TokenClaimsContext) => Record<string, unknown> | Promise<Record<string, unknown>>;
   /**
@@ -132,12 +136,13 @@ export interface NpUserOptions {
   /**
    * Told about sign-in events. It receives pseudonyms and reasons only; its
    * errors and rejections are ignored so that a listener cannot break sign-in.
+   * @default undefined (no listener)
    */
   onEvent?: (event: NpUserEvent) => void | Promise<void>;
 }
 
 /**
- * The default of every numeric and naming option of {@link NpUserOptions}.
+ * The default of every numeric, naming and on/off option of {@link NpUserOptions}.
  *
  * @example
  * ```ts
@@ -166,8 +171,8 @@ export const DEFAULTS = Object.freeze({
   maxCodesPerHour: 5,
   /** Codes one `clientKey` may request per hour. */
   maxCodesPerClientPerHour: 30,
-  /** Failed verifications per `clientKey` per hour. */
-  maxFailuresPerClientPerHour: 30,
+  /** Verification attempts per `clientKey` per hour, right or wrong. */
+  maxVerificationsPerClientPerHour: 60,
   /** Token lifetime in seconds. */
   tokenTtlSeconds: 3600,
   /** Allowed clock skew on `exp`, `iat` and `nbf`, in seconds. */
@@ -176,6 +181,10 @@ export const DEFAULTS = Object.freeze({
   storeTimeoutMs: 5000,
   /** Wait for the mailer before failing closed, in milliseconds. */
   mailerTimeoutMs: 10_000,
+  /** Put the address in the token (`email`, `email_verified`). */
+  includeEmail: false,
+  /** Read the revocation list in `validateToken`. */
+  checkRevocation: true,
 } as const);
 
 /**
@@ -224,7 +233,7 @@ export const OPTION_BOUNDS: Readonly<Record<NumericOption, OptionBound>> = Objec
   resendCooldownSeconds: { min: 0, max: 3600 },
   maxCodesPerHour: { min: 1, max: 100 },
   maxCodesPerClientPerHour: { min: 1, max: 10_000 },
-  maxFailuresPerClientPerHour: { min: 1, max: 10_000 },
+  maxVerificationsPerClientPerHour: { min: 1, max: 10_000 },
   tokenTtlSeconds: { min: 60, max: 30 * 24 * 3600 },
   clockToleranceSeconds: { min: 0, max: 300 },
   storeTimeoutMs: { min: 1, max: 60_000 },
@@ -337,8 +346,8 @@ export function resolveOptions(options: NpUserOptions): ResolvedOptions {
     generateCode: optionalFunction('generateCode', o.generateCode) as ResolvedOptions['generateCode'],
     onEvent: optionalFunction('onEvent', o.onEvent) as ResolvedOptions['onEvent'],
     signingKeys: resolveSigningKeys(o.signingKeys),
-    includeEmail: flag('includeEmail', o.includeEmail, false),
+    includeEmail: flag('includeEmail', o.includeEmail, DEFAULTS.includeEmail),
     tokenClaims: optionalFunction('tokenClaims', o.tokenClaims) as ResolvedOptions['tokenClaims'],
-    checkRevocation: flag('checkRevocation', o.checkRevocation, true),
+    checkRevocation: flag('checkRevocation', o.checkRevocation, DEFAULTS.checkRevocation),
   });
 }

@@ -19,7 +19,7 @@ const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** @internal */
 export interface TokenSettings {
   /** HS256 key derived from `secret`; used only when there are no `signingKeys`. */
-  readonly hmacKey: Uint8Array;
+  readonly hmacKey: KeyObject;
   /** Asymmetric keys: the first signs, all verify. */
   readonly signingKeys: readonly ResolvedSigningKey[] | undefined;
   readonly issuer: string;
@@ -67,7 +67,7 @@ export async function signToken(
  * only when there is one key); header keys (`jwk`, `jku`, `x5u`, `x5c`) are
  * never read, so verification touches no network and no file.
  */
-function verificationKey(settings: TokenSettings, token: string): { key: Uint8Array | KeyObject; alg: string } {
+function verificationKey(settings: TokenSettings, token: string): { key: KeyObject; alg: string } {
   const keys = settings.signingKeys;
   if (keys === undefined) return { key: settings.hmacKey, alg: HMAC_ALGORITHM };
   let kid: unknown;

@@ -35,7 +35,9 @@ export interface StoreCounter {
  *
  * npuser only ever hands a store keys and values that are keyed hashes or
  * counters: never an address, never a code. What a store must guarantee
- * (checked by `runCodeStoreContract` from `npuser/testing`):
+ * (`runCodeStoreContract` from `npuser/testing` checks the first three, and
+ * "no silent loss" only when given its `capacity` option; the suite cannot
+ * make a store fail, so "failures reject" is up to the store's own tests):
  *
  * - **TTL fixed at creation and enforced by the store**: an entry is gone once
  *   `ttlMs` has passed, whoever asks. `increment` never extends an existing TTL.
@@ -296,7 +298,7 @@ export type NpUserEventType =
  * - `failures-exhausted`: the address reached its failure budget (`address.locked`).
  * - `address-locked`: a verification (`code.failed`) or a request (`rate.limited`) while the
  *   address is locked.
- * - `cooldown`, `hourly-limit`, `client-requests`, `client-failures`: a refusal (`rate.limited`).
+ * - `cooldown`, `hourly-limit`, `client-requests`, `client-verifications`: a refusal (`rate.limited`).
  *
  * @example
  * ```ts
@@ -315,7 +317,7 @@ export type NpUserEventReason =
   | 'cooldown'
   | 'hourly-limit'
   | 'client-requests'
-  | 'client-failures';
+  | 'client-verifications';
 
 /**
  * One event passed to the `onEvent` option.

@@ -391,6 +391,28 @@ describe('requestCode / verifyCode: hostile arguments touch neither store nor ma
   });
 });
 
+/** Strings that are not a token of any app: malformed, oversized, or unsigned. */
+const MALFORMED_TOKENS: readonly (readonly [name: string, token: string])[] = [
+  ['empty', ''],
+  ['one segment', 'abc'],
+  ['two segments', 'abc.def'],
+  ['four segments', 'a.b.c.d'],
+  ['empty segments', '..'],
+  ['1 MB', MEGA],
+  ['1 MB in three segments', `${MEGA}.${MEGA}.${MEGA}`],
+  ['4097 characters in three segments', `${'a'.repeat(4000)}.${'b'.repeat(48)}.${'c'.repeat(47)}`],
+  ['CRLF', 'a.b.c\r\n'],
+  ['NUL', 'a.b\u0000.c'],
+  ['spaces', ' a.b.c '],
+  ['padding', 'YQ==.YQ==.YQ=='],
+  ['standard base64 characters', 'a+b.c/d.e'],
+  ['non-ASCII', 'ä.ö.ü'],
+  ['JSON', '{"alg":"none"}'],
+  ['garbage base64url', 'xxxx.yyyy.zzzz'],
+  ['alg none', `${Buffer.from('{"alg":"none","typ":"npuser+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.x`],
+  ['control characters only', '\u0001\u0002.\u001b[0m.\u007f'],
+];
+
 describe('validateToken: hostile tokens', () => {
   it.each(HOSTILE_VALUES)('%s → TypeError', async (_name, token) => {
     const s = setup();
@@ -398,25 +420,7 @@ describe('validateToken: hostile tokens', () => {
     expect(s.store.total()).toBe(0);
   });
 
-  it.each([
-    ['empty', ''],
-    ['one segment', 'abc'],
-    ['two segments', 'abc.def'],
-    ['four segments', 'a.b.c.d'],
-    ['empty segments', '..'],
-    ['1 MB', MEGA],
-    ['1 MB in three segments', `${MEGA}.${MEGA}.${MEGA}`],
-    ['4097 characters in three segments', `${'a'.repeat(4000)}.${'b'.repeat(48)}.${'c'.repeat(47)}`],
-    ['CRLF', 'a.b.c\r\n'],
-    ['NUL', 'a.b\u0000.c'],
-    ['spaces', ' a.b.c '],
-    ['padding', 'YQ==.YQ==.YQ=='],
-    ['standard base64 characters', 'a+b.c/d.e'],
-    ['non-ASCII', 'ä.ö.ü'],
-    ['JSON', '{"alg":"none"}'],
-    ['garbage base64url', 'xxxx.yyyy.zzzz'],
-    ['alg none', `${Buffer.from('{"alg":"none","typ":"npuser+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.x`],
-  ])('%s → ERR_NPUSER_INVALID_TOKEN', async (_name, token) => {
+  it.each(MALFORMED_TOKENS)('%s → ERR_NPUSER_INVALID_TOKEN', async (_name, token) => {
     const s = setup();
     const err = await rejection(() => s.np.validateToken(token));
     expect(isNpUserError(err, 'ERR_NPUSER_INVALID_TOKEN')).toBe(true);
@@ -432,6 +436,88 @@ describe('validateToken: hostile tokens', () => {
     for (const suffix of ['\n', ' ', '\u0000', '.', '.x', 'A'.repeat(4096)]) {
       expect(isNpUserError(await rejection(() => s.np.validateToken(token + suffix)), 'ERR_NPUSER_INVALID_TOKEN'), JSON.stringify(suffix.slice(0, 4))).toBe(true);
     }
+  });
+});
+
+describe('revokeToken: hostile tokens never reach the store', () => {
+  // revokeToken writes to the store (the revoked jti) only for a genuine,
+  // unexpired token of this app; everything else must be refused before the
+  // store, so nobody can fill it with entries of their choosing.
+
+  /** A genuine token of `s`, from a real sign-in; returns it with the store's call count afterwards. */
+  async function signedIn(s: ReturnType<typeof setup>): Promise<{ token: string; calls: number }> {
+    await s.np.requestCode(EMAIL);
+    const { token } = await s.np.verifyCode(EMAIL, s.mailer.lastCodeFor(EMAIL)!);
+    return { token, calls: s.store.total() };
+  }
+
+  it('the spy sees a revocation: a genuine token is revoked with exactly one write, then refused', async () => {
+    // The control for the tests below: the same setup does write when the token is genuine.
+    const s = setup();
+    const { token, calls } = await signedIn(s);
+    const sets = s.store.calls.set;
+    await expect(s.np.revokeToken(token)).resolves.toBeUndefined();
+    expect(s.store.total() - calls).toBe(1);
+    expect(s.store.calls.set - sets).toBe(1);
+    expect(isNpUserError(await rejection(() => s.np.validateToken(token)), 'ERR_NPUSER_INVALID_TOKEN')).toBe(true);
+  });
+
+  it.each(HOSTILE_VALUES)('%s → TypeError about the token, store untouched', async (_name, token) => {
+    const s = setup();
+    const err = await rejection(() => s.np.revokeToken(token as string));
+    expect(err).toBeInstanceOf(TypeError);
+    // Not the other TypeError revokeToken has (checkRevocation off): this one is about the argument.
+    expect((err as Error).message).not.toMatch(/checkRevocation/);
+    expect(s.store.total()).toBe(0);
+  });
+
+  it.each(MALFORMED_TOKENS)('%s → ERR_NPUSER_INVALID_TOKEN, store untouched', async (_name, token) => {
+    const s = setup();
+    const err = await rejection(() => s.np.revokeToken(token));
+    expect(isNpUserError(err, 'ERR_NPUSER_INVALID_TOKEN')).toBe(true);
+    expect((err as Error).message).not.toContain(token.slice(0, 20) || '\u0000never');
+    expect(s.store.total()).toBe(0);
+  });
+
+  it('forged tokens (another app’s; the right key with another audience or issuer; a swapped payload; anything appended) → ERR_NPUSER_INVALID_TOKEN, nothing written', async () => {
+    const s = setup();
+    const { token, calls } = await signedIn(s);
+    const forged: Array<[string, string]> = [];
+
+    // Genuine tokens of other apps. Same secret, other audience or issuer: signed
+    // with the very key this app verifies with, refused only by their claims.
+    const others: Array<[string, Partial<NpUserOptions>]> = [
+      ['another secret', { secret: 'a different secret, also at least 32 bytes' }],
+      ['the same secret, another audience', { audience: 'another-app' }],
+      ['the same secret, another issuer', { issuer: 'another-issuer' }],
+    ];
+    for (const [name, options] of others) {
+      const other = setup(options);
+      forged.push([name, (await signedIn(other)).token]);
+    }
+
+    // This app's token with another jti and the original signature.
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+    forged.push(['a swapped payload', `${header}.${Buffer.from(JSON.stringify({ ...claims, jti: 'A'.repeat(22) })).toString('base64url')}.${signature}`]);
+    // The genuine header and payload with garbage for a signature.
+    forged.push(['a garbage signature', `${header}.${payload}.${'A'.repeat(signature.length)}`]);
+    for (const suffix of ['\n', '\u0000', '.x', 'A'.repeat(4096)]) forged.push([`the genuine token + ${JSON.stringify(suffix.slice(0, 4))}`, token + suffix]);
+
+    for (const [name, candidate] of forged) {
+      expect(isNpUserError(await rejection(() => s.np.revokeToken(candidate)), 'ERR_NPUSER_INVALID_TOKEN'), name).toBe(true);
+    }
+    expect(s.store.total()).toBe(calls);
+    // Nothing was revoked by the forgeries: the genuine token still validates.
+    await expect(s.np.validateToken(token)).resolves.toBeDefined();
+  });
+
+  it('an expired genuine token resolves without touching the store (nothing left to revoke)', async () => {
+    const s = setup();
+    const { token, calls } = await signedIn(s);
+    s.advance(2 * 3600_000); // past the 1 h lifetime and the 30 s tolerance
+    await expect(s.np.revokeToken(token)).resolves.toBeUndefined();
+    expect(s.store.total()).toBe(calls);
   });
 });
 

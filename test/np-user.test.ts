@@ -282,8 +282,8 @@ describe('send limits', () => {
     await expect(s.np.requestCode('colleague@example.com', office)).resolves.toBeDefined();
   });
 
-  it('limits failures per client: one guess sprayed over many addresses', async () => {
-    const s = setup({ maxFailuresPerClientPerHour: 3 });
+  it('limits verifications per client: one guess sprayed over many addresses', async () => {
+    const s = setup({ maxVerificationsPerClientPerHour: 3 });
     const attacker = { clientKey: '198.51.100.7' };
     for (let i = 0; i < 3; i += 1) {
       await rejectsWith(s.np.verifyCode(`victim${i}@example.com`, '123456', attacker), 'ERR_NPUSER_INVALID_CODE');
@@ -296,6 +296,20 @@ describe('send limits', () => {
     await rejectsWith(s.np.verifyCode('victim9@example.com', '123456', { clientKey: 'other' }), 'ERR_NPUSER_INVALID_CODE');
     s.clock.advance(HOUR);
     await rejectsWith(s.np.verifyCode('victim9@example.com', '123456', attacker), 'ERR_NPUSER_INVALID_CODE');
+  });
+  it('counts a sign-in against the client’s verification budget, and refuses without touching the code', async () => {
+    const s = setup({ maxVerificationsPerClientPerHour: 2 });
+    const office = { clientKey: '192.0.2.1' };
+    const code = await requestAndRead(s);
+    await s.np.verifyCode(EMAIL, code, office);
+    const colleague = await requestAndRead(s, 'colleague@example.com');
+    await rejectsWith(s.np.verifyCode('colleague@example.com', wrongCode(colleague), office), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(s.np.verifyCode('colleague@example.com', colleague, office), 'ERR_NPUSER_RATE_LIMITED');
+    expect(s.events.at(-1)).toMatchObject({ type: 'rate.limited', reason: 'client-verifications' });
+    // The refused attempt was not compared: the code still works from elsewhere.
+    await expect(s.np.verifyCode('colleague@example.com', colleague, { clientKey: '203.0.113.9' })).resolves.toMatchObject({
+      email: 'colleague@example.com',
+    });
   });
 });
 

@@ -47,6 +47,37 @@ describe('concurrency', () => {
     await expect(s.np.verifyCode(EMAIL, code)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
   });
 
+  it('one client spraying 300 concurrent guesses over 300 pending codes gets maxVerificationsPerClientPerHour evaluated', async () => {
+    // Regression: the client budget used to be read before the comparison and
+    // counted after it, so concurrent guesses all saw it unspent.
+    const s = setup({ maxVerificationsPerClientPerHour: 20 });
+    const victims = Array.from({ length: 300 }, (_, i) => `victim${i}@example.com`);
+    const codes = new Map<string, string>();
+    for (const victim of victims) codes.set(victim, await requestAndRead(s, victim));
+    const attacker = { clientKey: '198.51.100.7' };
+    const results = await Promise.allSettled(victims.map((victim) => s.np.verifyCode(victim, wrongCode(codes.get(victim)!), attacker)));
+    const answers = results.map((r) => (r.status === 'rejected' ? (r.reason as { code: string }).code : 'token'));
+    expect(answers.filter((a) => a === 'ERR_NPUSER_INVALID_CODE')).toHaveLength(20);
+    expect(answers.filter((a) => a === 'ERR_NPUSER_RATE_LIMITED')).toHaveLength(280);
+    // Only the evaluated guesses cost their victims anything.
+    expect(s.events.filter((e) => e.type === 'code.failed')).toHaveLength(20);
+    expect(s.store.entries().filter((e) => e.key.endsWith(':failures'))).toHaveLength(20);
+  });
+
+  it('concurrent guesses at an address about to lock overshoot by fewer than maxAttempts, then it is locked', async () => {
+    const s = setup({ maxFailuresPerDay: 3, maxAttempts: 5, resendCooldownSeconds: 0 });
+    const first = await requestAndRead(s);
+    for (let i = 0; i < 2; i += 1) await expect(s.np.verifyCode(EMAIL, wrongCode(first))).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
+    const code = await requestAndRead(s);
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => s.np.verifyCode(EMAIL, wrongCode(code))));
+    expect(results.every((r) => r.status === 'rejected')).toBe(true);
+    // The code's own atomic counter bounds this burst to maxAttempts evaluations.
+    const total = failuresCount(s);
+    expect(total).toBeGreaterThanOrEqual(3);
+    expect(total).toBeLessThanOrEqual(2 + 5);
+    await expect(s.np.requestCode(EMAIL)).rejects.toMatchObject({ code: 'ERR_NPUSER_TOO_MANY_ATTEMPTS' });
+  });
+
   it('concurrent requests for one address send one code (the cooldown is atomic)', async () => {
     const s = setup();
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => s.np.requestCode(EMAIL)));

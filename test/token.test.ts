@@ -1,4 +1,4 @@
-import { generateKeyPairSync, createHmac } from 'node:crypto';
+import { type KeyObject, generateKeyPairSync, createHmac } from 'node:crypto';
 import { SignJWT, UnsecuredJWT, base64url, decodeJwt, decodeProtectedHeader, exportJWK } from 'jose';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NpUser } from 'npuser';
@@ -22,7 +22,7 @@ interface Forge {
   header?: Record<string, unknown>;
   claims?: Record<string, unknown>;
   omit?: string[];
-  key?: Uint8Array | CryptoKey;
+  key?: Uint8Array | CryptoKey | KeyObject;
 }
 
 /** A token signed with the app's own key (unless `key` says otherwise) and whatever we like. */

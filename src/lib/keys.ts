@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { type KeyObject, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 // HKDF labels. Each sub-key serves one purpose, so no output of one use can be
 // replayed as another (a code digest as a subject, a store key as a signature).
@@ -16,7 +16,11 @@ export interface DerivedKeys {
   readonly codeDigest: Buffer;
   readonly storeKey: Buffer;
   readonly subject: Buffer;
-  readonly signing: Uint8Array;
+  /**
+   * A `KeyObject` rather than bytes: jose caches the `CryptoKey` it makes from a
+   * `KeyObject`, where raw bytes would be imported again on every sign and verify.
+   */
+  readonly signing: KeyObject;
 }
 
 function derive(secret: Uint8Array, label: string): Buffer {
@@ -33,7 +37,7 @@ export function deriveKeys(secret: Uint8Array, subjectSecret: Uint8Array | undef
     codeDigest: derive(secret, LABELS.codeDigest),
     storeKey: derive(secret, LABELS.storeKey),
     subject: derive(subjectSecret ?? secret, LABELS.subject),
-    signing: new Uint8Array(derive(secret, LABELS.signing)),
+    signing: createSecretKey(derive(secret, LABELS.signing)),
   };
 }
 

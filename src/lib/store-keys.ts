@@ -17,7 +17,7 @@ export interface AddressKeys {
 /** @internal */
 export interface ClientKeys {
   readonly requests: string;
-  readonly failures: string;
+  readonly verifications: string;
 }
 
 function tag(storeKey: Buffer, kind: string, audience: string, value: string): string {
@@ -39,7 +39,7 @@ export function addressKeys(storeKey: Buffer, audience: string, address: string)
 /** @internal */
 export function clientKeys(storeKey: Buffer, audience: string, clientKey: string): ClientKeys {
   const t = tag(storeKey, 'client', audience, clientKey);
-  return { requests: `${t}:client-requests`, failures: `${t}:client-failures` };
+  return { requests: `${t}:client-requests`, verifications: `${t}:client-verifications` };
 }
 
 /**

@@ -32,7 +32,7 @@ export interface ContractClock {
 export type CodeStoreFactory = (clock: ContractClock) => CodeStore | Promise<CodeStore>;
 
 /**
- * How the contract treats time.
+ * How the contract treats time, and whether it also fills the store (`capacity`).
  *
  * @example
  * ```ts
@@ -48,6 +48,74 @@ export interface CodeStoreContractOptions {
    * @default false
    */
   realTime?: boolean;
+  /**
+   * Adds the capacity case, which checks "no silent loss": a full store
+   * refuses new entries rather than evicting live ones. Off by default, since
+   * the suite cannot fill a store without knowing what bounds it. Give exactly
+   * one of `entries` (a store bounded by a count) or `maxWrites` (a store
+   * bounded by memory, such as Redis with `maxmemory`).
+   *
+   * The case writes new entries, alternating `set` and `increment` of new
+   * keys, with a TTL of ten minutes so that nothing expires while it runs. Once
+   * the store is full, a `set` and an `increment` of new keys must both reject,
+   * and every entry written before must still be readable with its value and
+   * a positive TTL. It then deletes what it wrote, so a shared server is not
+   * left full for the cases that follow.
+   *
+   * @example
+   * ```ts
+   * import { describe, it } from 'vitest';
+   * import { memoryCodeStore } from 'npuser';
+   * import { runCodeStoreContract } from 'npuser/testing';
+   * import { redisCodeStore } from 'npuser/stores/redis';
+   *
+   * // A store bounded by a count: exactly 20 entries fit, the 21st is refused.
+   * runCodeStoreContract('memoryCodeStore', (clock) => memoryCodeStore({ now: clock.now }), { describe, it }, {
+   *   capacity: { entries: 20, factory: (clock) => memoryCodeStore({ maxEntries: 20, now: clock.now }) },
+   * });
+   *
+   * // A store bounded by memory (a test Redis with a small maxmemory and noeviction):
+   * // filled until it refuses, failing if it never does within 50 000 writes.
+   * runCodeStoreContract('redisCodeStore', () => redisCodeStore({ client }), { describe, it }, {
+   *   realTime: true,
+   *   capacity: { maxWrites: 50_000 },
+   * });
+   * ```
+   */
+  capacity?: CodeStoreCapacity;
+}
+
+/**
+ * The bound of the store the capacity case fills: exactly one of `entries`
+ * and `maxWrites`. See {@link CodeStoreContractOptions.capacity}.
+ *
+ * @example
+ * ```ts
+ * import type { CodeStoreCapacity } from 'npuser/testing';
+ * const capacity: CodeStoreCapacity = { maxWrites: 50_000 };
+ * ```
+ */
+export interface CodeStoreCapacity {
+  /**
+   * How many entries the store holds, for a store bounded by a count (like
+   * `memoryCodeStore({ maxEntries })`). Exactly this many new entries must be
+   * accepted, and the very next `set` and `increment` of new keys must reject.
+   */
+  readonly entries?: number;
+  /**
+   * For a store bounded by memory, whose count of entries is not known in
+   * advance: new entries are written until a `set` and an `increment` of new
+   * keys reject in a row, and the case fails if that has not happened after
+   * this many writes (a store that evicts never refuses). Writes accepted after
+   * an isolated refusal (memory freed by the server in between) count as live
+   * entries that must survive too.
+   */
+  readonly maxWrites?: number;
+  /**
+   * Builds the bounded store for this case; the suite's own factory when
+   * omitted (then the other cases run on the bounded store as well).
+   */
+  readonly factory?: CodeStoreFactory;
 }
 
 /**
@@ -97,6 +165,37 @@ interface Harness {
 const REAL_TIME_TTL_MS = 400;
 const FAKE_TTL_MS = 600_000;
 const CONCURRENCY = 50;
+// The capacity case's entries must outlive the case, whatever the clock.
+const CAPACITY_TTL_MS = 600_000;
+// Reads and deletes of the capacity case go out this many at a time.
+const CAPACITY_BATCH = 100;
+
+/** Throws on a capacity option the case cannot run with: a misconfigured suite must not pass quietly. */
+function checkCapacity(capacity: unknown): asserts capacity is CodeStoreCapacity | undefined {
+  if (capacity === undefined) return;
+  if (typeof capacity !== 'object' || capacity === null) throw new TypeError('capacity must be an object');
+  const { entries, maxWrites, factory } = capacity as Record<string, unknown>;
+  const positive = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
+  if ((entries === undefined) === (maxWrites === undefined)) {
+    throw new TypeError('capacity needs exactly one of entries and maxWrites');
+  }
+  if (entries !== undefined && !positive(entries)) throw new TypeError('capacity.entries must be a positive integer');
+  if (maxWrites !== undefined && (!positive(maxWrites) || (maxWrites as number) < 2)) {
+    throw new TypeError('capacity.maxWrites must be an integer of at least 2');
+  }
+  if (factory !== undefined && typeof factory !== 'function') throw new TypeError('capacity.factory must be a function');
+}
+
+/** Run `each` over `items`, `CAPACITY_BATCH` at a time. */
+async function inBatches<T, R>(items: readonly T[], each: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += CAPACITY_BATCH) {
+    results.push(...(await Promise.all(items.slice(i, i + CAPACITY_BATCH).map(each))));
+  }
+  return results;
+}
+
+const describeError = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /**
  * The CodeStore contract as a list of cases, for runners without
@@ -112,11 +211,13 @@ const CONCURRENCY = 50;
  */
 export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeStoreContractOptions = {}): ContractCase[] {
   const realTime = options.realTime === true;
+  const { capacity } = options;
+  checkCapacity(capacity);
 
-  async function harness(): Promise<Harness> {
+  async function harness(build: CodeStoreFactory): Promise<Harness> {
     let fakeNow = 1_700_000_000_000;
     const clock: ContractClock = { now: () => (realTime ? Date.now() : fakeNow) };
-    const store = await factory(clock);
+    const store = await build(clock);
     return {
       store,
       exact: !realTime,
@@ -263,20 +364,138 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
     ],
   ];
 
-  return cases.map(([name, body]) => ({
+  const contractCases: ContractCase[] = cases.map(([name, body]) => ({
     name,
-    run: async () => body(await harness()),
+    run: async () => body(await harness(factory)),
   }));
+  if (capacity !== undefined) {
+    const bound =
+      capacity.entries !== undefined
+        ? `${capacity.entries} entries`
+        : `filled until it refuses, at most ${capacity.maxWrites ?? 0} writes`;
+    contractCases.push({
+      name: `a full store refuses new entries rather than evicting live ones (${bound})`,
+      run: async () => fillToCapacity((await harness(capacity.factory ?? factory)).store, capacity),
+    });
+  }
+  return contractCases;
+
+  /**
+   * The capacity case. Entries alternate between a code-like `set` and a new
+   * counter, because npuser loses security state either way: an evicted code
+   * is a denial of service, an evicted failure counter a fresh guessing budget.
+   */
+  async function fillToCapacity(store: CodeStore, { entries, maxWrites }: CodeStoreCapacity): Promise<void> {
+    // Every key the case tried to write, accepted or not, so all are deleted at the end.
+    const attempted: string[] = [];
+    // What each accepted entry must still read back as.
+    const live = new Map<string, string>();
+    let writes = 0;
+
+    /** One write of a new key; resolves with the rejection, or undefined when the store accepted it. */
+    async function writeNew(kind: 'set' | 'increment' = writes % 2 === 0 ? 'set' : 'increment'): Promise<unknown> {
+      const isSet = kind === 'set';
+      writes += 1;
+      const k = key(isSet ? 'code' : 'failures');
+      attempted.push(k);
+      try {
+        if (isSet) {
+          const value = randomBytes(48).toString('base64url');
+          await store.set(k, value, CAPACITY_TTL_MS);
+          live.set(k, value);
+        } else {
+          const counter = await store.increment(k, CAPACITY_TTL_MS);
+          assert.equal(counter.count, 1, 'increment of a new key must start at 1');
+          live.set(k, '1');
+        }
+        return undefined;
+      } catch (err) {
+        if (err instanceof assert.AssertionError) throw err;
+        return err ?? new Error('rejected without a reason');
+      }
+    }
+
+    /** The accepted entries that no longer read back as written, each with what is wrong. */
+    async function damaged(): Promise<string[]> {
+      const problems = await inBatches([...live], async ([k, value]) => {
+        const entry = await store.get(k);
+        if (entry === undefined) return 'gone';
+        if (entry.value !== value) return 'changed';
+        if (!(entry.ttlMs > 0 && entry.ttlMs <= CAPACITY_TTL_MS)) return `TTL ${entry.ttlMs} ms`;
+        return undefined;
+      });
+      return problems.filter((p) => p !== undefined);
+    }
+
+    async function expectNothingLost(when: string): Promise<void> {
+      const problems = await damaged();
+      if (problems.length === 0) return;
+      const gone = problems.filter((p) => p === 'gone').length;
+      const other = problems.find((p) => p !== 'gone');
+      assert.fail(
+        `${problems.length} of the ${live.size} entries the store accepted were damaged ${when}: ` +
+          `${gone} gone (evicted, or dropped although accepted)${other === undefined ? '' : `, others ${other}`}. ` +
+          'A full store must refuse new entries instead',
+      );
+    }
+
+    let passed = false;
+    try {
+      if (entries !== undefined) {
+        // A store bounded by a count: exactly `entries` fit, the next of either kind does not.
+        for (let i = 0; i < entries; i += 1) {
+          const refused = await writeNew();
+          if (refused !== undefined) {
+            assert.fail(`the store refused entry ${i + 1} of ${entries} (capacity.entries): ${describeError(refused)}`);
+          }
+        }
+        await expectNothingLost(`by filling it to its ${entries} entries`);
+        for (const kind of ['set', 'increment'] as const) {
+          if ((await writeNew(kind)) === undefined) {
+            await expectNothingLost(`when the full store accepted a new ${kind}`);
+            assert.fail(`the full store (${entries} entries) accepted a new ${kind}; it must reject it`);
+          }
+        }
+      } else {
+        // A store bounded by memory: fill until a set and an increment are refused in a row.
+        const limit = maxWrites ?? 0;
+        let refusedInARow = 0;
+        while (refusedInARow < 2 && writes < limit) {
+          refusedInARow = (await writeNew()) === undefined ? 0 : refusedInARow + 1;
+        }
+        if (refusedInARow < 2) {
+          await expectNothingLost(`in ${writes} writes, with never a set and an increment refused in a row`);
+          assert.fail(
+            `the store accepted ${live.size} of ${writes} writes without ever refusing a set and an increment in a row ` +
+              '(raise capacity.maxWrites, or bound the store more tightly)',
+          );
+        }
+        // A store that fails every write is not full: the case needs live entries to check.
+        assert.ok(live.size >= 2, `the store refused writes after accepting only ${live.size}; was it empty and working?`);
+      }
+      // The refused writes did not make room by evicting either.
+      await expectNothingLost('although the full store refused a set and an increment');
+      passed = true;
+    } finally {
+      // Free the store: on a shared server, the cases that follow need room.
+      // When the case already failed, its own error is the one worth reporting.
+      const cleanup = inBatches(attempted, (k) => store.delete(k));
+      await (passed ? cleanup : cleanup.catch(() => undefined));
+    }
+  }
 }
 
 /**
  * Run the CodeStore contract against your store under your test runner.
  * Every property npuser relies on is a case: TTL fixed at creation and
- * enforced by the store, atomic consume, atomic increment, replacement.
+ * enforced by the store, atomic consume, atomic increment, replacement; and,
+ * with the `capacity` option, that a full store refuses new entries rather
+ * than evicting live ones.
  *
  * @param name - Shown as the `describe` title.
  * @param factory - Returns a fresh store per case; give it `clock.now` if it takes a clock.
  * @param runner - Your runner's `describe` and `it`.
+ * @param options - How the suite treats time, and whether it fills the store (`capacity`).
  *
  * @example
  * ```ts

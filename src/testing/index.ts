@@ -5,6 +5,7 @@
  */
 export { runCodeStoreContract, codeStoreContractCases } from './code-store-contract.js';
 export type {
+  CodeStoreCapacity,
   CodeStoreContractOptions,
   CodeStoreFactory,
   ContractCase,

@@ -93,17 +93,66 @@ export async function allKeys(client: Redis | Cluster, prefix: string): Promise<
   return (await Promise.all(dataNodes(client).map((node) => scanKeys(node, prefix)))).flat();
 }
 
-/** Delete every key under `prefix` (SCAN + DEL, one key per DEL so a Cluster never sees a cross-slot call). */
-export async function deleteKeys(client: Redis | Cluster, prefix: string): Promise<number> {
+/**
+ * The keys among `keys` (all on `node`) that exist without a TTL: PTTL -1.
+ * PTTL -2 (deleted or expired since they were listed) and 0 (the key's last
+ * millisecond) are keys that had a TTL. A reply that is not an integer is a
+ * failure of its own, never read as "has a TTL".
+ */
+export async function keysWithoutTtl(node: Redis, keys: readonly string[]): Promise<string[]> {
+  const untimed: string[] = [];
+  for (let i = 0; i < keys.length; i += 500) {
+    const batch = keys.slice(i, i + 500);
+    const pipeline = node.pipeline();
+    for (const key of batch) pipeline.pttl(key);
+    const replies = (await pipeline.exec()) ?? [];
+    if (replies.length !== batch.length) throw new Error(`PTTL pipeline answered ${replies.length} of ${batch.length} keys`);
+    for (const [index, [error, pttl]] of replies.entries()) {
+      if (error) throw error;
+      if (typeof pttl !== 'number' || !Number.isInteger(pttl) || pttl < -2) throw new Error(`PTTL ${batch[index]!} answered ${String(pttl)}`);
+      if (pttl === -1) untimed.push(batch[index]!);
+    }
+  }
+  return untimed;
+}
+
+/** Options for {@link deleteKeys}. */
+export interface DeleteKeysOptions {
+  /**
+   * Exact keys (prefix included) a test wrote without a TTL on purpose, to
+   * see what npuser does with a key it did not write. Only these escape the
+   * TTL check; name each one at the call, with the reason.
+   */
+  readonly withoutTtl?: readonly string[];
+}
+
+/**
+ * Delete every key under `prefix` (SCAN + DEL, one key per DEL so a Cluster
+ * never sees a cross-slot call), after checking that each one has a TTL.
+ *
+ * The security requirement is that every npuser key in Redis has PTTL > 0
+ * after any test: every Redis test file cleans up through here, so every one
+ * of them proves it. A key without a TTL makes this reject (and the afterAll
+ * calling it fail the run), but only after everything is deleted, so a
+ * failure never leaves a key behind that would live for ever on the shared server.
+ */
+export async function deleteKeys(client: Redis | Cluster, prefix: string, { withoutTtl = [] }: DeleteKeysOptions = {}): Promise<number> {
+  const exempt = new Set(withoutTtl);
+  const untimed: string[] = [];
   let deleted = 0;
   for (const node of dataNodes(client)) {
     const keys = await scanKeys(node, prefix);
+    untimed.push(...(await keysWithoutTtl(node, keys)).filter((key) => !exempt.has(key)));
     for (let i = 0; i < keys.length; i += 500) {
       const pipeline = node.pipeline();
       for (const key of keys.slice(i, i + 500)) pipeline.del(key);
       await pipeline.exec();
     }
     deleted += keys.length;
+  }
+  if (untimed.length > 0) {
+    // Key names only: npuser's are keyed hashes, never an address or a code.
+    throw new Error(`${untimed.length} key(s) under ${prefix} had no TTL (PTTL -1): ${untimed.sort().join(', ')}`);
   }
   return deleted;
 }
