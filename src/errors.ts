@@ -6,7 +6,7 @@
  * - `ERR_NPUSER_INVALID_CODE`: the code is wrong, expired, already used or was
  *   never issued. One answer for all four, so nothing leaks.
  * - `ERR_NPUSER_TOO_MANY_ATTEMPTS`: this code is burned, or the address is
- *   locked after too many failures.
+ *   locked after too many failures (then with `retryAfterSeconds`).
  * - `ERR_NPUSER_RATE_LIMITED`: too many requests; see `retryAfterSeconds`.
  * - `ERR_NPUSER_INVALID_TOKEN`: the token is malformed, forged or not for this app.
  * - `ERR_NPUSER_TOKEN_EXPIRED`: the token was genuine but has expired.

@@ -27,6 +27,8 @@ import type {
 
 const HOUR_MS = 3600_000;
 const DAY_MS = 24 * HOUR_MS;
+// The attempt counter read when no code is pending: shaped like a code id, never issued as one.
+const NO_CODE_ID = '-'.repeat(16);
 
 /**
  * Passwordless sign-in by emailed one-time code.
@@ -226,8 +228,11 @@ export class NpUser {
     const record = entry === undefined ? undefined : parseStoredRecord(entry.value);
     const pending = entry !== undefined && record !== undefined && this.#now() < record.expiresAt ? { entry, record } : undefined;
     if (pending === undefined) {
-      // Hashed and compared on every path, so "no code", "expired" and "wrong" cost the same.
+      // The same hashing, comparing and store round trips as a wrong code (whose
+      // attempt counter is read here instead), so the time of the answer does not
+      // tell whether a code is pending for the address.
       digestsEqual(digest, this.#decoyDigest);
+      await this.#store.get(keys.attempts(NO_CODE_ID));
       return this.#fail(keys, address, 'no-pending-code');
     }
     const { record: live } = pending;
