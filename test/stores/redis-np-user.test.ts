@@ -259,6 +259,10 @@ describe.skipIf(!reachable)('NpUser on a shared Redis', () => {
       'verifyCode, wrong code, with clientKey': await commandsOf(() =>
         server.np.verifyCode('trips-client@example.com', wrongCode(codeFor(mailer, 'trips-client@example.com')), ctx),
       ),
+      'verifyCode, no code pending': await commandsOf(() => server.np.verifyCode('trips-none@example.com', '123456').catch(() => undefined)),
+      'verifyCode, no code pending, with clientKey': await commandsOf(() =>
+        server.np.verifyCode('trips-none@example.com', '123456', ctx).catch(() => undefined),
+      ),
       'verifyCode, right code': await commandsOf(() => server.np.verifyCode('trips@example.com', codeFor(mailer, 'trips@example.com'))),
       'verifyCode, right code, with clientKey': await commandsOf(async () => {
         token = (await server.np.verifyCode('trips-client@example.com', codeFor(mailer, 'trips-client@example.com'), ctx)).token;
@@ -280,6 +284,9 @@ describe.skipIf(!reachable)('NpUser on a shared Redis', () => {
       'verifyCode, wrong code': { 'script:get': 2, 'script:increment': 2 },
       // get failures, incr client-verifications, get code | incr attempts | incr failures
       'verifyCode, wrong code, with clientKey': { 'script:get': 2, 'script:increment': 3 },
+      // get failures, get code | get an attempt counter that cannot exist | incr failures
+      'verifyCode, no code pending': { 'script:get': 3, 'script:increment': 1 },
+      'verifyCode, no code pending, with clientKey': { 'script:get': 3, 'script:increment': 2 },
       // get failures, get code | incr attempts | getdel code | del failures, del attempts
       'verifyCode, right code': { 'script:get': 2, 'script:increment': 1, getdel: 1, del: 2 },
       // … and incr client-verifications with the first two: a sign-in counts against the client too
