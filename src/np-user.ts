@@ -267,7 +267,7 @@ export class NpUser {
     // Success resets the failure window. Clean-up failures are not security
     // failures (everything expires anyway), so they do not cost the user the sign-in.
     await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(live.codeId))]);
-    this.#emit('code.verified', 'verified', address);
+    this.#emit('code.verified', 'verified', address, subject);
     return { token, subject, email: address, expiresAt };
   }
 
@@ -454,11 +454,12 @@ export class NpUser {
     return ctx.clientKey === undefined ? undefined : clientKeys(this.#keys.storeKey, this.#options.audience, ctx.clientKey);
   }
 
-  #emit(type: NpUserEventType, reason: NpUserEventReason, address: string): void {
+  /** Tell the listener, if any; `subject` when the caller has already computed it. */
+  #emit(type: NpUserEventType, reason: NpUserEventReason, address: string, subject?: string): void {
     const listener = this.#options.onEvent;
     if (!listener) return;
     try {
-      const result = listener({ type, reason, subject: this.#subject(address), at: new Date(this.#now()) });
+      const result = listener({ type, reason, subject: subject ?? this.#subject(address), at: new Date(this.#now()) });
       // A listener's failure is its own business: it must not break sign-in or leak a rejection.
       if (result && typeof result.then === 'function') result.then(undefined, () => undefined);
     } catch {
