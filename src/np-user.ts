@@ -146,12 +146,12 @@ export class NpUser {
     const expiresAt = this.#now() + ttlMs;
     const record: CodeRecord = { codeId: randomId(12), expiresAt, digest: this.#codeDigest(address, code) };
     // The attempt counter is stored with the code, so verifying never needs a
-    // new entry: a store filled by a flood still lets the victim in. Both
-    // writes run at once; nobody can verify before the mail below is sent.
-    await Promise.all([
-      this.#store.set(keys.attempts(record.codeId), '0', ttlMs),
-      this.#store.set(keys.code, serializeCodeRecord(record), ttlMs),
-    ]);
+    // new entry: a store filled by a flood still lets the victim in. It is
+    // written strictly before the code: a guess that found the code first
+    // would count its attempt on a counter that this "0" then reset, and a
+    // store is free to run two concurrent writes in either order.
+    await this.#store.set(keys.attempts(record.codeId), '0', ttlMs);
+    await this.#store.set(keys.code, serializeCodeRecord(record), ttlMs);
 
     const message: CodeMessage = {
       to: address,

@@ -20,6 +20,22 @@ function scheduledStore(scheduler: fc.Scheduler, base: CodeStore): CodeStore {
   };
 }
 
+/**
+ * `base`, with the effect of every call (not only its answer) taking place when
+ * the fast-check scheduler releases it: two writes npuser starts in order may
+ * land in either order, as on a store with a pool of connections.
+ */
+function deferredStore(scheduler: fc.Scheduler, base: CodeStore): CodeStore {
+  const later = <T>(label: string, run: () => Promise<T>) => scheduler.schedule(Promise.resolve(), label).then(run);
+  return {
+    set: (k, v, ttl) => later('set', () => base.set(k, v, ttl)),
+    get: (k) => later('get', () => base.get(k)),
+    consume: (k) => later('consume', () => base.consume(k)),
+    delete: (k) => later('delete', () => base.delete(k)),
+    increment: (k, ttl) => later('increment', () => base.increment(k, ttl)),
+  };
+}
+
 describe('concurrency', () => {
   it('50 concurrent verifies of the correct code yield exactly one token', async () => {
     const s = setup({ maxAttempts: 10 });
@@ -117,6 +133,35 @@ describe('concurrency', () => {
         if (oldResult.status === 'fulfilled') expect(newWorks).toBe(true);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('wrong guesses racing the request that creates the code, in any order, are never evaluated more than maxAttempts times', async () => {
+    // Regression: the code and its attempt counter ("0") used to be written at
+    // once; where the code landed first, a guess could count its attempt on a
+    // counter that the "0" then reset, and win extra guesses.
+    await fc.assert(
+      fc.asyncProperty(fc.scheduler(), fc.integer({ min: 1, max: 8 }), async (scheduler, guesses) => {
+        const clock = testClock();
+        const base = memoryCodeStore({ now: clock.now });
+        const events: string[] = [];
+        const np = new NpUser({
+          secret: SECRET,
+          now: clock.now,
+          mailer: memoryMailer(),
+          store: deferredStore(scheduler, base),
+          generateCode: () => '424242',
+          maxAttempts: 2,
+          onEvent: (event) => void events.push(event.reason),
+        });
+        const racing = [np.requestCode(EMAIL), ...Array.from({ length: guesses }, () => np.verifyCode(EMAIL, '000000'))];
+        await scheduler.waitFor(Promise.allSettled(racing));
+        // Each failure counted on the address is a guess that found no code, or one that was compared.
+        const failures = base.entries().find((e) => e.key.endsWith(':failures'));
+        const compared = Number(failures?.value ?? 0) - events.filter((reason) => reason === 'no-pending-code').length;
+        expect(compared).toBeLessThanOrEqual(2);
+      }),
+      { numRuns: 300 },
     );
   });
 
