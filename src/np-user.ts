@@ -145,8 +145,9 @@ export class NpUser {
     const ttlMs = o.codeTtlSeconds * 1000;
     const expiresAt = this.#now() + ttlMs;
     const record: CodeRecord = { codeId: randomId(12), expiresAt, digest: this.#codeDigest(address, code) };
-    // The attempt counter is stored with the code, so verifying never needs a
-    // new entry: a store filled by a flood still lets the victim in. It is
+    // The attempt counter is stored with the code, so checking the code needs
+    // no new entry: a store filled by a flood still lets the victim in (from a
+    // client already counted this hour, or without a clientKey). It is
     // written strictly before the code: a guess that found the code first
     // would count its attempt on a counter that this "0" then reset, and a
     // store is free to run two concurrent writes in either order.
@@ -214,9 +215,10 @@ export class NpUser {
       client ? this.#store.increment(client.verifications, HOUR_MS) : undefined,
       this.#store.get(keys.code),
     ]);
-    // Read, not counted ahead: a verification that succeeds must not need a new
-    // key (a full store still lets pending codes be used), and the code's
-    // atomic attempt counter already bounds concurrent guesses at one address.
+    // Read, not counted ahead: a verification that succeeds needs no new entry
+    // for its address (a full memory store still lets pending codes be used),
+    // and the code's atomic attempt counter already bounds concurrent guesses
+    // at one address.
     if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
       this.#emit('code.failed', 'address-locked', address);
       throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS', { retryAfterSeconds: Math.ceil(failures.ttlMs / 1000) });

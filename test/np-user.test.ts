@@ -313,6 +313,24 @@ describe('send limits', () => {
   });
 });
 
+describe('a store filled by a flood', () => {
+  it('keeps the pending code; a client not yet counted this hour is refused (fail closed), others sign in', async () => {
+    const clock = testClock();
+    const store = memoryCodeStore({ maxEntries: 30, now: clock.now });
+    const s = setup({ store }, clock);
+    const code = await requestAndRead(s);
+    const known = { clientKey: '192.0.2.1' };
+    // This client's verification counter exists from a first attempt.
+    await rejectsWith(s.np.verifyCode('someone-else@example.com', '123456', known), 'ERR_NPUSER_INVALID_CODE');
+    await Promise.allSettled(Array.from({ length: 100 }, (_, i) => s.np.requestCode(`flood${i}@example.com`)));
+    expect(store.size).toBe(30);
+    // A new client's budget cannot be counted in a full store, so its guess is never compared.
+    await rejectsWith(s.np.verifyCode(EMAIL, code, { clientKey: '198.51.100.1' }), 'ERR_NPUSER_STORE_FAILED');
+    // The code was neither evicted nor spent: a client already counted signs in with it.
+    await expect(s.np.verifyCode(EMAIL, code, known)).resolves.toMatchObject({ email: EMAIL });
+  });
+});
+
 describe('events', () => {
   it('reports each step with the pairwise subject and a reason', async () => {
     const s = setup({ resendCooldownSeconds: 60 });

@@ -10,6 +10,12 @@ const MAX_INPUT_LENGTH = 512;
 // RFC 5322 dot-atom over ASCII `atext`: no quotes, comments, brackets, commas,
 // spaces or control characters, so an address can never become a list or a header.
 const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+// Valid atext that some mail software still reads as more than a mailbox name:
+// `%` and `!` as source routes (`victim%attacker.example@relay.example`), and
+// `=?` as the start of an RFC 2047 encoded word that a decoder downstream may
+// turn into another address. Refused, so the address that is mailed is the
+// address that signs in.
+const ROUTING_OR_ENCODED_WORD = /[%!]|=\?/;
 // One LDH label (RFC 1123) after IDNA conversion and lowercasing.
 const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const ALL_DIGITS = /^[0-9]+$/;
@@ -25,7 +31,7 @@ function invalid(): never {
  * locale-independent `toLowerCase`; domain converted to lowercase punycode
  * (UTS #46) and made of at least two LDH labels with a non-numeric top label.
  * Non-ASCII local parts are refused, since that is where case-folding
- * collisions live; provider rewriting (Gmail dots, `+tags`) is not done, so
+ * collisions live, and so are `%`, `!` and `=?` (source routes, encoded words); provider rewriting (Gmail dots, `+tags`) is not done, so
  * distinct mailboxes stay distinct. `canonicalEmail(canonicalEmail(x)) === canonicalEmail(x)`.
  *
  * @throws TypeError when `input` is not a string.
@@ -39,7 +45,7 @@ export function canonicalEmail(input: unknown): string {
   if (at <= 0 || at !== trimmed.lastIndexOf('@')) invalid();
   const local = trimmed.slice(0, at);
   const domain = trimmed.slice(at + 1);
-  if (local.length > MAX_LOCAL_LENGTH || !DOT_ATOM.test(local)) invalid();
+  if (local.length > MAX_LOCAL_LENGTH || !DOT_ATOM.test(local) || ROUTING_OR_ENCODED_WORD.test(local)) invalid();
   const asciiDomain = domainToAscii(domain);
   const address = `${local.toLowerCase()}@${asciiDomain}`;
   if (address.length > MAX_ADDRESS_LENGTH) invalid();
