@@ -7,9 +7,8 @@ import { type CodeRecord, parseCodeRecord, serializeCodeRecord } from './lib/cod
 import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, revokedTokenKey } from './lib/store-keys.js';
 import type { JsonWebKeySet } from './lib/signing-keys.js';
 import { GuardedStore } from './lib/guarded-store.js';
-import { redactError } from './lib/redact.js';
+import { redactError, spreadDigitsPattern } from './lib/redact.js';
 import { consoleMailer } from './mailers/console.js';
-import { groupCodeDigits } from './mailers/template.js';
 import { type NpUserOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { memoryCodeStore } from './stores/memory.js';
 import { REGISTERED_CLAIMS, type TokenSettings, signToken, verifyToken } from './token.js';
@@ -169,8 +168,8 @@ export class NpUser {
       // too, the entry still expires with its TTL.
       await this.#store.delete(keys.code).catch(() => undefined);
       // Every form a server or API may echo: the address as sent and with its
-      // domain in Unicode, the code as sent and as grouped in the body.
-      const sensitive = [address, unicodeAddress(address), code, groupCodeDigits(code)];
+      // domain in Unicode, the code as sent, grouped, or split over HTML spans.
+      const sensitive = [address, unicodeAddress(address), spreadDigitsPattern(code)];
       throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, sensitive) });
     }
     this.#emit('code.requested', 'sent', address);
