@@ -150,8 +150,9 @@ export class NpUser {
     // written strictly before the code: a guess that found the code first
     // would count its attempt on a counter that this "0" then reset, and a
     // store is free to run two concurrent writes in either order.
+    const stored = serializeCodeRecord(record);
     await this.#store.set(keys.attempts(record.codeId), '0', ttlMs);
-    await this.#store.set(keys.code, serializeCodeRecord(record), ttlMs);
+    await this.#store.set(keys.code, stored, ttlMs);
 
     const message: CodeMessage = {
       to: address,
@@ -164,9 +165,10 @@ export class NpUser {
     try {
       await this.#send(message);
     } catch (err) {
-      // A code nobody received must not stay guessable. If the delete fails
-      // too, the entry still expires with its TTL.
-      await this.#store.delete(keys.code).catch(() => undefined);
+      // A code nobody received must not stay guessable: this one only, since a
+      // newer request may have replaced it while the send was failing. If the
+      // consume fails too, the entry still expires with its TTL.
+      await this.#store.consume(keys.code, stored).catch(() => undefined);
       // Every form a server or API may echo: the address as sent and with its
       // domain in Unicode, the code as sent, grouped, or split over HTML spans.
       const sensitive = [address, unicodeAddress(address), spreadDigitsPattern(code)];
@@ -246,8 +248,9 @@ export class NpUser {
     }
     if (!digestsEqual(digest, live.digest)) {
       if (attempts.count < o.maxAttempts) return this.#fail(keys, address, 'wrong-code');
-      // That was the last attempt this code allows: burn it now.
-      await this.#store.delete(keys.code);
+      // That was the last attempt this code allows: burn it now (it, not a
+      // newer code a request may have stored since it was read).
+      await this.#store.consume(keys.code, pending.entry.value);
       return this.#fail(keys, address, 'attempts-exhausted', 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
 
@@ -257,9 +260,10 @@ export class NpUser {
     const subject = this.#subject(address);
     const { token, expiresAt } = await signToken(this.#token, subject, this.#now(), await this.#extraClaims(subject, address));
 
-    // Compare what the atomic consume returned, not what was read before it:
-    // a concurrent verify may have taken it, or a new request replaced it.
-    const taken = await this.#store.consume(keys.code);
+    // Consumed only if it is still the record that was compared: a concurrent
+    // verify may have taken it, or a new request replaced it, and a newer code
+    // must stay for its owner. What comes back is checked again all the same.
+    const taken = await this.#store.consume(keys.code, pending.entry.value);
     const consumed = taken === undefined ? undefined : parseStoredRecord(taken);
     if (consumed === undefined || consumed.codeId !== live.codeId || !digestsEqual(digest, consumed.digest)) {
       throw new NpUserError('ERR_NPUSER_INVALID_CODE');

@@ -35,14 +35,20 @@ export interface StoreCounter {
  *
  * npuser only ever hands a store keys and values that are keyed hashes or
  * counters: never an address, never a code. What a store must guarantee
- * (`runCodeStoreContract` from `npuser/testing` checks the first three, and
+ * (`runCodeStoreContract` from `npuser/testing` checks the first four, and
  * "no silent loss" only when given its `capacity` option; the suite cannot
  * make a store fail, so "failures reject" is up to the store's own tests):
  *
  * - **TTL fixed at creation and enforced by the store**: an entry is gone once
  *   `ttlMs` has passed, whoever asks. `increment` never extends an existing TTL.
  * - **Atomic consume**: across any number of concurrent callers of
- *   `consume(key)`, at most one receives the value.
+ *   `consume(key)` or `consume(key, expected)`, at most one receives the value.
+ * - **Conditional consume**: `consume(key, expected)` deletes the entry only
+ *   when its value is exactly `expected`; any other value is left as it was,
+ *   with its TTL. The comparison and the deletion are one atomic step, so a
+ *   caller holding an older value never removes a newer one that a concurrent
+ *   `set` has just written (npuser relies on this when a code is replaced by a
+ *   newer request).
  * - **Atomic increment with TTL on creation**: the counter and its TTL come
  *   into existence together (never INCR then EXPIRE).
  * - **No silent loss**: a store that is full rejects new entries rather than
@@ -55,6 +61,11 @@ export interface StoreCounter {
  * import { NpUser, memoryCodeStore, type CodeStore } from 'npuser';
  * const store: CodeStore = memoryCodeStore();
  * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, store });
+ *
+ * // Conditional consume: only the holder of the current value removes it.
+ * await store.set('{tag}:code', 'newer', 600_000);
+ * await store.consume('{tag}:code', 'older'); // undefined: 'newer' stays, TTL unchanged
+ * await store.consume('{tag}:code', 'newer'); // 'newer', and the entry is gone
  * ```
  */
 export interface CodeStore {
@@ -62,8 +73,15 @@ export interface CodeStore {
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** The live entry under `key` with its remaining TTL, or `undefined`. */
   get(key: string): Promise<StoreEntry | undefined>;
-  /** Atomically read and delete `key`: at most one concurrent caller gets the value. */
-  consume(key: string): Promise<string | undefined>;
+  /**
+   * Atomically read and delete `key`, if it holds a live value and `expected`
+   * is either omitted or equal (`===`) to that value: the entry is then gone
+   * and its value is returned. Otherwise (missing, expired, or another value
+   * than `expected`) the entry is left exactly as it was, value and TTL, and
+   * the result is `undefined`. Checking and deleting are one atomic step: of
+   * any number of concurrent callers, at most one receives a given value.
+   */
+  consume(key: string, expected?: string): Promise<string | undefined>;
   /** Delete `key`; deleting a missing key is not an error. */
   delete(key: string): Promise<void>;
   /**

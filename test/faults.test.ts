@@ -286,21 +286,22 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     await rejectsWith(s.np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
   });
 
-  it('consume() returning a different record than get() saw (the code was replaced) grants no token', async () => {
+  it('consume() handing back another record than the one asked for (outside the contract) grants no token', async () => {
     const s = setup({}, { resendCooldownSeconds: 0 });
     await s.np.requestCode(EMAIL);
     const [first] = codeKeys(s.store.inner);
     await s.np.requestCode(EMAIL);
     const [second] = codeKeys(s.store.inner);
     expect(second!.value).not.toBe(first!.value);
-    // get() shows the newest record, consume() hands back the older one: same code, other codeId.
+    // get() shows the newest record, consume() hands back the older one (same code, other
+    // codeId) although npuser asked for the newest: a store ignoring `expected`.
     const np = new NpUser({
       secret: SECRET,
       store: faultyStore(s.store.inner, { consume: () => Promise.resolve(first!.value) }),
       mailer: s.mailer,
       now: () => START,
     });
-    await rejectsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(np.verifyCode(EMAIL, CODE), 'ERR_NPUSER_STORE_FAILED');
   });
 
   it('a store that swaps in another address’s record never grants a token', async () => {
@@ -389,7 +390,7 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     });
 
     it('burning an exhausted code fails: still a typed error, never a token', async () => {
-      const s = setup({ delete: () => Promise.reject(new Error('down')) }, { maxAttempts: 1 });
+      const s = setup({ consume: () => Promise.reject(new Error('down')) }, { maxAttempts: 1 });
       await s.np.requestCode(EMAIL);
       const err = await caught(s.np.verifyCode(EMAIL, '654321'));
       expect(isNpUserError(err, 'ERR_NPUSER_STORE_FAILED') || isNpUserError(err, 'ERR_NPUSER_TOO_MANY_ATTEMPTS')).toBe(true);
@@ -500,10 +501,10 @@ describe('mailer faults fail closed with ERR_NPUSER_MAILER_FAILED and delete the
   it('a mailer that rejects while the store cannot delete: still MAILER_FAILED, and nothing escapes', async () => {
     const mailer = recordingMailer(() => Promise.reject(new Error('down')));
     const inner = memoryCodeStore({ now: () => START });
-    const store = faultyStore(inner, { delete: () => Promise.reject(new Error('store down too')) });
+    const store = faultyStore(inner, { consume: () => Promise.reject(new Error('store down too')) });
     const np = new NpUser({ secret: SECRET, store, mailer, now: () => START, mailerTimeoutMs: 20 });
     await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_MAILER_FAILED');
-    expect(store.calls.delete).toBe(1);
+    expect(store.calls.consume).toBe(1);
   });
 
   it('a failed send still counts against the limits (the cooldown holds)', async () => {

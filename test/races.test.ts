@@ -14,7 +14,7 @@ function scheduledStore(scheduler: fc.Scheduler, base: CodeStore): CodeStore {
   return {
     set: scheduler.scheduleFunction((k: string, v: string, ttl: number) => base.set(k, v, ttl)),
     get: scheduler.scheduleFunction((k: string) => base.get(k)),
-    consume: scheduler.scheduleFunction((k: string) => base.consume(k)),
+    consume: scheduler.scheduleFunction((k: string, expected?: string) => base.consume(k, expected)),
     delete: scheduler.scheduleFunction((k: string) => base.delete(k)),
     increment: scheduler.scheduleFunction((k: string, ttl: number) => base.increment(k, ttl)),
   };
@@ -30,7 +30,7 @@ function deferredStore(scheduler: fc.Scheduler, base: CodeStore): CodeStore {
   return {
     set: (k, v, ttl) => later('set', () => base.set(k, v, ttl)),
     get: (k) => later('get', () => base.get(k)),
-    consume: (k) => later('consume', () => base.consume(k)),
+    consume: (k, expected) => later('consume', () => base.consume(k, expected)),
     delete: (k) => later('delete', () => base.delete(k)),
     increment: (k, ttl) => later('increment', () => base.increment(k, ttl)),
   };
@@ -106,8 +106,8 @@ describe('concurrency', () => {
       fc.asyncProperty(fc.scheduler(), async (scheduler) => {
         const clock = testClock();
         const base = memoryCodeStore({ now: clock.now });
-        // Every store call of the racing instance resolves in an order fast-check picks.
-        const scheduled = scheduledStore(scheduler, base);
+        // Every store call of the racing instance takes effect in an order fast-check picks.
+        const scheduled = deferredStore(scheduler, base);
         const codes = ['111111', '222222'];
         const options = { secret: SECRET, now: clock.now, resendCooldownSeconds: 0, generateCode: () => codes.shift()! };
         const mailer = memoryMailer();
@@ -128,12 +128,43 @@ describe('concurrency', () => {
           () => true,
           () => false,
         );
-        // A token for the old code means the old code was the live one when it was consumed;
-        // then the new code, stored after, must still work.
-        if (oldResult.status === 'fulfilled') expect(newWorks).toBe(true);
+        // Whether the old code signed in (it was still the live one when consumed) or not
+        // (the new one had replaced it), the new code, just mailed, must work. Regression:
+        // the consume used to take whatever code was there, the new one included.
+        expect(newWorks).toBe(true);
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('a send that fails after a newer request has mailed its code deletes only its own code', async () => {
+    const codes = ['111111', '222222'];
+    let failFirstSend: (reason: Error) => void = () => undefined;
+    let firstSendStarted: () => void = () => undefined;
+    const firstSend = new Promise<void>((resolve) => (firstSendStarted = resolve));
+    const sent: string[] = [];
+    const np = new NpUser({
+      secret: SECRET,
+      store: memoryCodeStore(),
+      resendCooldownSeconds: 0,
+      generateCode: () => codes.shift()!,
+      mailer: {
+        send: (message) => {
+          if (sent.push(message.code) === 1) {
+            firstSendStarted();
+            return new Promise<void>((_, reject) => (failFirstSend = reject));
+          }
+          return Promise.resolve();
+        },
+      },
+    });
+    const first = np.requestCode(EMAIL).catch((err: unknown) => err);
+    await firstSend;
+    await np.requestCode(EMAIL);
+    failFirstSend(new Error('421 try again later'));
+    expect(isNpUserError(await first, 'ERR_NPUSER_MAILER_FAILED')).toBe(true);
+    // Regression: the failed send used to delete whatever code was stored, the newer one included.
+    await expect(np.verifyCode(EMAIL, '222222')).resolves.toMatchObject({ email: EMAIL });
   });
 
   it('wrong guesses racing the request that creates the code, in any order, are never evaluated more than maxAttempts times', async () => {

@@ -47,12 +47,19 @@ export class GuardedStore {
     );
   }
 
-  async consume(key: string): Promise<string | undefined> {
+  /**
+   * With `expected`, only that value may come back: a store that returns
+   * another one ignored `expected` (and may have deleted a newer code), which
+   * is garbage like any other reply outside the contract.
+   */
+  async consume(key: string, expected?: string): Promise<string | undefined> {
     return this.#call(
       'consume',
-      () => this.#store.consume(key),
+      // `expected` is passed only when given: a store sees `consume(key)` exactly as before.
+      () => (expected === undefined ? this.#store.consume(key) : this.#store.consume(key, expected)),
       (value: unknown) => {
-        if (value !== undefined && typeof value !== 'string') throw garbage('consume');
+        if (value === undefined) return undefined;
+        if (typeof value !== 'string' || (expected !== undefined && value !== expected)) throw garbage('consume');
         return value;
       },
     );

@@ -85,9 +85,10 @@ function checkTtl(ttlMs: unknown): asserts ttlMs is number {
 /**
  * Create the default, in-process {@link CodeStore}.
  *
- * Every operation runs synchronously inside one call, so `consume` and
- * `increment` are atomic in a single Node.js process. Entries expire at
- * exactly `ttlMs` on the store's clock, whatever the caller's clock says.
+ * Every operation runs synchronously inside one call, so `consume` (with or
+ * without `expected`) and `increment` are atomic in a single Node.js process.
+ * Entries expire at exactly `ttlMs` on the store's clock, whatever the
+ * caller's clock says.
  *
  * @throws TypeError when `maxEntries` is not a positive integer or `now` is not a function.
  *
@@ -190,12 +191,17 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
         return entry && { value: entry.value, ttlMs: entry.expiresAt - at };
       }),
 
-    consume: (key) =>
+    consume: (key, expected) =>
       settle(() => {
         checkKey(key);
+        if (expected !== undefined && typeof expected !== 'string') {
+          throw new TypeError('memoryCodeStore: expected must be a string when given');
+        }
         const entry = live(key, now());
-        if (entry) cache.delete(key);
-        return entry?.value;
+        // Another value than expected (a newer code) is left as it is, TTL included.
+        if (entry === undefined || (expected !== undefined && entry.value !== expected)) return undefined;
+        cache.delete(key);
+        return entry.value;
       }),
 
     delete: (key) =>

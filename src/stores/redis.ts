@@ -31,7 +31,7 @@ export interface RedisCodeStoreOptions {
    * `maxRetriesPerRequest: 0`, `autoResendUnfulfilledCommands: false` and a
    * `commandTimeout` below npuser's `storeTimeoutMs`.
    *
-   * The store registers its two Lua scripts on the client with
+   * The store registers its three Lua scripts on the client with
    * `defineCommand`, under names that start with `npuser_` and end with the
    * script's SHA-1, so two npuser versions sharing a client never overwrite
    * each other's scripts.
@@ -113,6 +113,25 @@ elseif t == 0 then
   t = tonumber(ARGV[1])
 end
 return {n, t}`,
+);
+
+// `consume(key, expected)` must delete the value only if it is `expected`:
+// npuser takes a code back by the record it wrote, and a newer request may
+// have replaced that record in the meantime. GET, compare in the client, then
+// DEL would be two round trips and could delete a newer record written in
+// between; WATCH, GET, MULTI/DEL/EXEC would be several round trips, with
+// retries, and WATCH needs a connection no other caller shares. A script
+// compares and deletes in one round trip, without interleaving, so of any
+// number of concurrent callers at most one receives the value. GET raises
+// WRONGTYPE on a key that is not a string, as GETDEL does. A missing key is
+// `false` in Lua, never equal to ARGV[1], so nothing is created; a different
+// value is left as it is, TTL included (GET never touches a TTL).
+const CONSUME_IF = script(
+  'consume',
+  `local v = redis.call('GET', KEYS[1])
+if v ~= ARGV[1] then return false end
+redis.call('DEL', KEYS[1])
+return v`,
 );
 
 type ScriptCall = (key: string, ...args: string[]) => Promise<unknown>;
@@ -200,7 +219,8 @@ const isInteger = (n: unknown): n is number => typeof n === 'number' && Number.i
  * |---|---|
  * | `set` | `SET key value PX ttl` |
  * | `get` | a Lua script: `GET` and `PTTL` together |
- * | `consume` | `GETDEL` (Redis 6.2 or later) |
+ * | `consume(key)` | `GETDEL` (Redis 6.2 or later) |
+ * | `consume(key, expected)` | a Lua script: `GET`, and `DEL` only when the value is `expected` |
  * | `delete` | `DEL` |
  * | `increment` | a Lua script: `INCR`, and `PEXPIRE` only when the counter is new |
  *
@@ -237,6 +257,7 @@ export function redisCodeStore(options: RedisCodeStoreOptions): CodeStore {
   const prefix = checkKeyPrefix(options.keyPrefix);
   const runGet = defineScript(client, GET);
   const runIncrement = defineScript(client, INCREMENT);
+  const runConsumeIf = defineScript(client, CONSUME_IF);
 
   // Each method validates its arguments synchronously but reports problems as
   // a rejection, like the memory store: callers see one failure channel.
@@ -263,14 +284,27 @@ export function redisCodeStore(options: RedisCodeStoreOptions): CodeStore {
       return { value, ttlMs: ttl };
     },
 
-    consume: async (key) => {
+    consume: async (key, expected) => {
       checkKey(key);
-      // GETDEL is atomic on the server: of any number of concurrent callers,
-      // exactly one receives the value. It needs Redis 6.2 or later.
-      const reply: unknown = await client.getdel(prefix + key);
+      if (expected === undefined) {
+        // GETDEL is atomic on the server: of any number of concurrent callers,
+        // exactly one receives the value. It needs Redis 6.2 or later. A
+        // built-in command, not the script: nothing to compare, and no script
+        // to load on a fresh connection.
+        const reply: unknown = await client.getdel(prefix + key);
+        if (reply === null) return undefined;
+        if (typeof reply !== 'string') throw badReply('GETDEL');
+        return reply;
+      }
+      if (typeof expected !== 'string') throw new TypeError('redisCodeStore: expected must be a string when given');
+      // The script compares and deletes in one atomic step (see CONSUME_IF):
+      // another value than `expected` stays, and of any number of concurrent
+      // callers at most one receives it.
+      const reply = await runConsumeIf(prefix + key, expected);
       if (reply === null) return undefined;
-      if (typeof reply !== 'string') throw badReply('GETDEL');
-      return reply;
+      // The script returns `expected` itself or nil: anything else is not Redis answering.
+      if (reply !== expected) throw badReply('consume');
+      return expected;
     },
 
     delete: async (key) => {

@@ -304,6 +304,69 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
       },
     ],
     [
+      'consume with the expected value returns it and removes the entry',
+      async ({ store, ttl }) => {
+        const k = key('code');
+        await store.set(k, 'current', ttl);
+        assert.equal(await store.consume(k, 'current'), 'current');
+        assert.equal(await store.get(k), undefined, 'the entry is still there after consuming it with its own value');
+        assert.equal(await store.consume(k, 'current'), undefined, 'the value was handed out twice');
+      },
+    ],
+    [
+      'consume with another value than the stored one returns undefined and leaves the entry, value and TTL, as it was',
+      async ({ store, ttl, pass, exact }) => {
+        const k = key('code');
+        await store.set(k, 'newer', ttl);
+        // Some of the TTL has gone, so a store that writes the entry back with a fresh TTL shows.
+        await pass(ttl / 4);
+        const started = Date.now();
+        const before = await store.get(k);
+        assert.ok(before, 'get after set returned nothing');
+        // Equal means ===: not a prefix, not another case, not with a trailing space.
+        for (const other of ['older', 'newe', 'NEWER', 'newer ']) {
+          assert.equal(await store.consume(k, other), undefined, `consume(key, '${other}') handed out the value 'newer'`);
+        }
+        const after = await store.get(k);
+        const elapsed = Date.now() - started;
+        assert.ok(after, 'a consume with another value removed the entry');
+        assert.equal(after.value, 'newer', 'a consume with another value changed the entry');
+        if (exact) {
+          assert.equal(after.ttlMs, before.ttlMs, 'a consume with another value changed the TTL');
+        } else {
+          // Real time passes between the two reads, but the TTL only runs down.
+          assert.ok(
+            after.ttlMs <= before.ttlMs + 50 && after.ttlMs >= before.ttlMs - elapsed - 50,
+            `a consume with another value changed the TTL from ${before.ttlMs} to ${after.ttlMs} ms in ${elapsed} ms`,
+          );
+        }
+      },
+    ],
+    [
+      `consume with the expected value is atomic: of ${CONCURRENCY} concurrent callers exactly one gets the value`,
+      async ({ store, ttl }) => {
+        const k = key('code');
+        await store.set(k, 'prize', ttl);
+        const results = await Promise.all(Array.from({ length: CONCURRENCY }, () => store.consume(k, 'prize')));
+        assert.equal(results.filter((r) => r === 'prize').length, 1, 'not exactly one caller consumed the value');
+        assert.equal(results.filter((r) => r !== undefined && r !== 'prize').length, 0);
+        assert.equal(await store.get(k), undefined);
+      },
+    ],
+    [
+      'consume with an expected value of a missing or expired key returns undefined and creates nothing',
+      async ({ store, ttl, pass, exact }) => {
+        const missing = key('code');
+        assert.equal(await store.consume(missing, 'anything'), undefined);
+        assert.equal(await store.get(missing), undefined, 'consume of a missing key created an entry');
+        const expired = key('code');
+        await store.set(expired, 'stale', ttl);
+        await pass(exact ? ttl : ttl + 100);
+        assert.equal(await store.consume(expired, 'stale'), undefined, 'an entry was consumed at or after its TTL');
+        assert.equal(await store.get(expired), undefined, 'consume of an expired key brought it back');
+      },
+    ],
+    [
       'delete removes an entry',
       async ({ store, ttl }) => {
         const k = key('code');
@@ -488,7 +551,9 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
 /**
  * Run the CodeStore contract against your store under your test runner.
  * Every property npuser relies on is a case: TTL fixed at creation and
- * enforced by the store, atomic consume, atomic increment, replacement; and,
+ * enforced by the store, atomic consume, conditional consume (only the
+ * expected value is removed; any other stays, with its TTL), atomic
+ * increment, replacement; and,
  * with the `capacity` option, that a full store refuses new entries rather
  * than evicting live ones.
  *

@@ -2,16 +2,60 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { memoryCodeStore, type CodeStore } from 'npuser';
 import type { ContractClock } from 'npuser/testing';
 
-/** Consume as GET, then DEL a moment later: the classic race that lets two callers win. */
+/**
+ * Consume as GET, then DEL a moment later: the classic race that lets two
+ * callers win. It compares `expected` correctly, just not atomically.
+ */
 export function nonAtomicConsumeStore(clock: ContractClock): CodeStore {
   const inner = memoryCodeStore({ now: clock.now });
   return {
     ...inner,
-    async consume(key) {
+    async consume(key, expected) {
       const entry = await inner.get(key);
+      if (entry === undefined || (expected !== undefined && entry.value !== expected)) return undefined;
       await tick();
       await inner.delete(key);
-      return entry?.value;
+      return entry.value;
+    },
+  };
+}
+
+/** A store written before `expected` existed: consume deletes and returns whatever is there. */
+export function ignoresExpectedStore(clock: ContractClock): CodeStore {
+  const inner = memoryCodeStore({ now: clock.now });
+  return {
+    ...inner,
+    consume: (key) => inner.consume(key),
+  };
+}
+
+/** Compares `expected` for the result, but deletes unconditionally: a newer code is lost all the same. */
+export function deletesOnMismatchStore(clock: ContractClock): CodeStore {
+  const inner = memoryCodeStore({ now: clock.now });
+  return {
+    ...inner,
+    async consume(key, expected) {
+      const value = await inner.consume(key);
+      return expected === undefined || value === expected ? value : undefined;
+    },
+  };
+}
+
+/** On another value than `expected`, takes the entry and writes it back with a fresh TTL: the TTL slides. */
+export function rewritesOnMismatchStore(clock: ContractClock): CodeStore {
+  const inner = memoryCodeStore({ now: clock.now });
+  const ttls = new Map<string, number>();
+  return {
+    ...inner,
+    async set(key, value, ttlMs) {
+      ttls.set(key, ttlMs);
+      await inner.set(key, value, ttlMs);
+    },
+    async consume(key, expected) {
+      const value = await inner.consume(key);
+      if (value === undefined || expected === undefined || value === expected) return value;
+      await inner.set(key, value, ttls.get(key) ?? 1);
+      return undefined;
     },
   };
 }

@@ -215,15 +215,16 @@ describe.skipIf(!canRun)('NpUser on a failing Redis', () => {
 
   it('a flushed script cache costs one extra round trip (ioredis resends EVAL), not a failure', async () => {
     const { np, client, mailer } = await app();
-    await np.requestCode('nell@example.com'); // loads both scripts on this connection
+    await np.requestCode('nell@example.com'); // loads the get and increment scripts on this connection
     const log = logCommands(client);
     await admin.call('SCRIPT', 'FLUSH');
     const { token } = await np.verifyCode('nell@example.com', mailer.lastCodeFor('nell@example.com')!);
     expect(token).toMatch(/^ey/);
-    // 6 store calls (2 gets, 1 increment, getdel, 2 del), and each script call
+    // 6 store calls (2 gets, 1 increment, 1 consume, 2 del), and each script call
     // sent before the first NOSCRIPT came back (the two concurrent gets, then
-    // the increment) is resent once, as EVAL.
-    expect(tally(log.names)).toEqual({ 'script:get': 2 + 2, 'script:increment': 1 + 1, getdel: 1, del: 2 });
+    // the increment) is resent once, as EVAL. The consume script, new to this
+    // connection, goes out once, as EVAL.
+    expect(tally(log.names)).toEqual({ 'script:get': 2 + 2, 'script:increment': 1 + 1, 'script:consume': 1, del: 2 });
     log.restore();
   });
 });

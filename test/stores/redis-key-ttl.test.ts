@@ -128,7 +128,7 @@ function noting(inner: CodeStore, writes: Writes): CodeStore {
       return inner.increment(key, ttlMs);
     },
     get: (key) => inner.get(key),
-    consume: (key) => inner.consume(key),
+    consume: (key, expected) => inner.consume(key, expected),
     delete: (key) => inner.delete(key),
   };
 }

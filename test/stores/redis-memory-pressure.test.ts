@@ -46,9 +46,10 @@ function recordingStore(inner: CodeStore, prefix: string, live: Set<string>): Co
         return counter;
       }),
     get: (key) => inner.get(key),
-    consume: (key) =>
-      inner.consume(key).then((value) => {
-        live.delete(prefix + key);
+    consume: (key, expected) =>
+      inner.consume(key, expected).then((value) => {
+        // Consumed, or gone already; a value other than `expected` is still there.
+        if (value !== undefined || expected === undefined) live.delete(prefix + key);
         return value;
       }),
     delete: (key) => inner.delete(key).then(() => void live.delete(prefix + key)),

@@ -287,10 +287,10 @@ describe.skipIf(!reachable)('NpUser on a shared Redis', () => {
       // get failures, get code | get an attempt counter that cannot exist | incr failures
       'verifyCode, no code pending': { 'script:get': 3, 'script:increment': 1 },
       'verifyCode, no code pending, with clientKey': { 'script:get': 3, 'script:increment': 2 },
-      // get failures, get code | incr attempts | getdel code | del failures, del attempts
-      'verifyCode, right code': { 'script:get': 2, 'script:increment': 1, getdel: 1, del: 2 },
+      // get failures, get code | incr attempts | consume code if it is the one compared | del failures, del attempts
+      'verifyCode, right code': { 'script:get': 2, 'script:increment': 1, 'script:consume': 1, del: 2 },
       // … and incr client-verifications with the first two: a sign-in counts against the client too
-      'verifyCode, right code, with clientKey': { 'script:get': 2, 'script:increment': 2, getdel: 1, del: 2 },
+      'verifyCode, right code, with clientKey': { 'script:get': 2, 'script:increment': 2, 'script:consume': 1, del: 2 },
       // get revoked (checkRevocation, on by default)
       validateToken: { 'script:get': 1 },
       // set revoked

@@ -47,7 +47,11 @@ describe('redisCodeStore options', () => {
     redisCodeStore({ client });
     redisCodeStore({ client, keyPrefix: 'other:' });
     const names = Object.keys((client as unknown as { scriptsSet: Record<string, unknown> }).scriptsSet);
-    expect(names.sort()).toEqual([expect.stringMatching(/^npuser_get_[0-9a-f]{12}$/), expect.stringMatching(/^npuser_increment_[0-9a-f]{12}$/)]);
+    expect(names.sort()).toEqual([
+      expect.stringMatching(/^npuser_consume_[0-9a-f]{12}$/),
+      expect.stringMatching(/^npuser_get_[0-9a-f]{12}$/),
+      expect.stringMatching(/^npuser_increment_[0-9a-f]{12}$/),
+    ]);
   });
 
   it('rejects (not throws) bad keys, values and TTLs, without sending anything', async () => {
@@ -61,6 +65,8 @@ describe('redisCodeStore options', () => {
       await expect(store.increment('k', ttl as number)).rejects.toThrow(TypeError);
     }
     await expect(store.get(undefined as unknown as string)).rejects.toThrow(TypeError);
+    await expect(store.consume('k', 42 as unknown as string)).rejects.toThrow(TypeError);
+    await expect(store.consume('k', null as unknown as string)).rejects.toThrow(TypeError);
     expect(log.names).toEqual([]);
   });
 });
@@ -96,9 +102,18 @@ describe('redisCodeStore replies outside what Redis can answer', () => {
       await expect(store.get('k')).rejects.toThrow(/unexpected reply/);
       await expect(store.increment('k', 1000)).rejects.toThrow(/unexpected reply/);
       if (typeof reply !== 'string') await expect(store.consume('k')).rejects.toThrow(/unexpected reply/);
+      await expect(store.consume('k', 'v')).rejects.toThrow(/unexpected reply/);
       await expect(store.delete('k')).rejects.toThrow(/unexpected reply/);
     });
   }
+
+  it('a conditional consume rejects any string but the expected one (the script returns nothing else)', async () => {
+    for (const reply of ['other', '', 'v ', 'V']) {
+      await expect(redisCodeStore({ client: answering(reply) }).consume('k', 'v')).rejects.toThrow(/unexpected reply from Redis to consume/);
+    }
+    expect(await redisCodeStore({ client: answering('v') }).consume('k', 'v')).toBe('v');
+    expect(await redisCodeStore({ client: answering(null) }).consume('k', 'v')).toBeUndefined();
+  });
 
   it('NpUser over a garbage-answering client fails closed with ERR_NPUSER_STORE_FAILED and no token', async () => {
     const mailer = memoryMailer();
@@ -177,6 +192,7 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
     await client.pexpire(raw('{t6}:code'), 60_000);
     await expect(store.get('{t6}:code')).rejects.toThrow(/WRONGTYPE/);
     await expect(store.consume('{t6}:code')).rejects.toThrow(/WRONGTYPE/);
+    await expect(store.consume('{t6}:code', 'value')).rejects.toThrow(/WRONGTYPE/);
     await expect(store.increment('{t6}:code', 1000)).rejects.toThrow(/WRONGTYPE/);
     // The hash is still there: nothing was half-done.
     expect(await client.type(raw('{t6}:code'))).toBe('hash');
@@ -223,6 +239,9 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
       await measure('set', () => s.set('{t8}:code', 'v', 60_000));
       await measure('get', () => s.get('{t8}:code'));
       await measure('consume', () => s.consume('{t8}:code'));
+      await s.set('{t8}:code', 'v', 60_000);
+      await measure('consume with expected (first call of its script)', () => s.consume('{t8}:code', 'other'));
+      await measure('consume with expected', () => s.consume('{t8}:code', 'v'));
       await measure('delete', () => s.delete('{t8}:hourly'));
       await measure('increment', () => s.increment('{t8}:hourly', 60_000));
       expect(counts).toEqual({
@@ -231,12 +250,20 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
         set: 1,
         get: 1,
         consume: 1,
+        'consume with expected (first call of its script)': 1,
+        'consume with expected': 1,
         delete: 1,
         increment: 1,
       });
       log.reset();
-      await Promise.all([s.get('{t8}:x'), s.increment('{t8}:y', 1000), s.set('{t8}:z', 'v', 1000), s.consume('{t8}:z')]);
-      expect(tally(log.names)).toEqual({ 'script:get': 1, 'script:increment': 1, set: 1, getdel: 1 });
+      await Promise.all([
+        s.get('{t8}:x'),
+        s.increment('{t8}:y', 1000),
+        s.set('{t8}:z', 'v', 1000),
+        s.consume('{t8}:z'),
+        s.consume('{t8}:w', 'v'),
+      ]);
+      expect(tally(log.names)).toEqual({ 'script:get': 1, 'script:increment': 1, 'script:consume': 1, set: 1, getdel: 1 });
       log.restore();
     } finally {
       fresh.disconnect();

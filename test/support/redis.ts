@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 
 // Shared by the Redis store tests: how to reach the shared server, whether to
@@ -158,6 +158,22 @@ export async function deleteKeys(client: Redis | Cluster, prefix: string, { with
 }
 
 /**
+ * A script call named by what npuser uses it for: `script:get` for the script
+ * registered as `npuser_get_<sha>`. EVAL carries the script, EVALSHA its SHA-1;
+ * either is matched against the SHA-1 in the names registered on the client.
+ */
+function scriptName(client: Redis, command: string, first: unknown): string {
+  const text = typeof first === 'string' ? first : Buffer.isBuffer(first) ? first.toString() : '';
+  const sha = command === 'eval' ? createHash('sha1').update(text).digest('hex') : text;
+  const registered = Object.keys((client as unknown as { scriptsSet: Record<string, unknown> }).scriptsSet);
+  for (const name of registered) {
+    const match = /^npuser_(.+)_([0-9a-f]{12})$/.exec(name);
+    if (match?.[2] !== undefined && sha.startsWith(match[2])) return `script:${match[1] ?? name}`;
+  }
+  return `script:unknown`;
+}
+
+/**
  * Count the commands a client sends, by name, at the one place every command
  * (plain, script, the NOSCRIPT retry) passes: `sendCommand`.
  */
@@ -173,9 +189,8 @@ export function logCommands(client: Redis): CommandLog {
   const names: string[] = [];
   const original = client.sendCommand.bind(client);
   client.sendCommand = (command, ...rest) => {
-    // A script's command carries [sha, numkeys, key, ...args]: name it by what npuser uses it for.
-    const args = command.args;
-    names.push(command.name === 'evalsha' || command.name === 'eval' ? (args.length > 3 ? 'script:increment' : 'script:get') : command.name);
+    const isScript = command.name === 'evalsha' || command.name === 'eval';
+    names.push(isScript ? scriptName(client, command.name, command.args[0]) : command.name);
     return original(command, ...rest);
   };
   return {

@@ -41,11 +41,12 @@ export function spyStore(inner: MemoryCodeStore, { record = false }: SpyStoreOpt
         return entry;
       });
     },
-    consume(key) {
+    consume(key, expected) {
       calls.consume += 1;
-      if (!record) return inner.consume(key);
+      if (!record) return inner.consume(key, expected);
       seen.push(key);
-      return inner.consume(key).then((value) => {
+      if (expected !== undefined) seen.push(expected);
+      return inner.consume(key, expected).then((value) => {
         if (value !== undefined) seen.push(value);
         return value;
       });
