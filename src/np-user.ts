@@ -229,8 +229,7 @@ export class NpUser {
     }
 
     const record = entry === undefined ? undefined : parseStoredRecord(entry.value);
-    const pending = entry !== undefined && record !== undefined && this.#now() < record.expiresAt ? { entry, record } : undefined;
-    if (pending === undefined) {
+    if (entry === undefined || record === undefined || this.#now() >= record.expiresAt) {
       // The same hashing, comparing and store round trips as a wrong code (whose
       // attempt counter is read here instead), so the time of the answer does not
       // tell whether a code is pending for the address.
@@ -238,19 +237,18 @@ export class NpUser {
       await this.#store.get(keys.attempts(NO_CODE_ID));
       return this.#fail(keys, address, 'no-pending-code');
     }
-    const { record: live } = pending;
-    const attempts = await this.#store.increment(keys.attempts(live.codeId), pending.entry.ttlMs);
+    const attempts = await this.#store.increment(keys.attempts(record.codeId), entry.ttlMs);
     if (attempts.count > o.maxAttempts) {
       // Refused without comparing. Nothing to delete: the attempt that reached
       // the limit either burned the code (wrong) or is consuming it (right).
       this.#emit('code.failed', 'attempts-exhausted', address);
       throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
-    if (!digestsEqual(digest, live.digest)) {
+    if (!digestsEqual(digest, record.digest)) {
       if (attempts.count < o.maxAttempts) return this.#fail(keys, address, 'wrong-code');
       // That was the last attempt this code allows: burn it now (it, not a
       // newer code a request may have stored since it was read).
-      await this.#store.consume(keys.code, pending.entry.value);
+      await this.#store.consume(keys.code, entry.value);
       return this.#fail(keys, address, 'attempts-exhausted', 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
     }
 
@@ -263,15 +261,15 @@ export class NpUser {
     // Consumed only if it is still the record that was compared: a concurrent
     // verify may have taken it, or a new request replaced it, and a newer code
     // must stay for its owner. What comes back is checked again all the same.
-    const taken = await this.#store.consume(keys.code, pending.entry.value);
+    const taken = await this.#store.consume(keys.code, entry.value);
     const consumed = taken === undefined ? undefined : parseStoredRecord(taken);
-    if (consumed === undefined || consumed.codeId !== live.codeId || !digestsEqual(digest, consumed.digest)) {
+    if (consumed === undefined || consumed.codeId !== record.codeId || !digestsEqual(digest, consumed.digest)) {
       throw new NpUserError('ERR_NPUSER_INVALID_CODE');
     }
 
     // Success resets the failure window. Clean-up failures are not security
     // failures (everything expires anyway), so they do not cost the user the sign-in.
-    await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(live.codeId))]);
+    await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(record.codeId))]);
     this.#emit('code.verified', 'verified', address, subject);
     return { token, subject, email: address, expiresAt };
   }
