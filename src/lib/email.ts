@@ -31,8 +31,9 @@ function invalid(): never {
  * locale-independent `toLowerCase`; domain converted to lowercase punycode
  * (UTS #46) and made of at least two LDH labels with a non-numeric top label.
  * Non-ASCII local parts are refused, since that is where case-folding
- * collisions live, and so are `%`, `!` and `=?` (source routes, encoded words); provider rewriting (Gmail dots, `+tags`) is not done, so
- * distinct mailboxes stay distinct. `canonicalEmail(canonicalEmail(x)) === canonicalEmail(x)`.
+ * collisions live, and so are `%`, `!` and `=?` (source routes, encoded
+ * words); provider rewriting (Gmail dots, `+tags`) is not done, so distinct
+ * mailboxes stay distinct. `canonicalEmail(canonicalEmail(x)) === canonicalEmail(x)`.
  *
  * @throws TypeError when `input` is not a string.
  * @internal
