@@ -32,6 +32,9 @@ export function generateSigningKey(alg: string, kid?: string): { privateKey: obj
         ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
         : undefined;
   if (pair === undefined) throw new TypeError(`unknown --alg ${alg}: use EdDSA or ES256`);
+  // Checked here, in the command's own words: the option check below would
+  // name `options.signingKeys[0]`, which the person at the terminal never wrote.
+  if (kid !== undefined && (kid.length === 0 || kid.length > 128)) throw new TypeError('--kid must be 1–128 characters');
   const [resolved] = resolveSigningKeys([kid === undefined ? pair.privateKey : { kid, key: pair.privateKey }]) ?? [];
   if (resolved === undefined) throw new Error('key generation failed');
   const privateJwk = pair.privateKey.export({ format: 'jwk' });

@@ -57,4 +57,13 @@ describe('npuser keys generate', () => {
     }
     expect((await npuser('--help')).stdout).toMatch(/Usage: npuser keys generate/);
   });
+
+  it('refuses an empty or over-long --kid in its own words', async () => {
+    for (const kid of ['', 'k'.repeat(129)]) {
+      const result = await npuser('keys', 'generate', '--kid', kid);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe('npuser: --kid must be 1–128 characters\n');
+    }
+  });
 });
