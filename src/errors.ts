@@ -1,17 +1,34 @@
 /**
- * Every code an {@link NpUserError} can carry. The list only grows, and each
- * addition is recorded in the changelog, so `switch (err.code)` stays exhaustive.
+ * Every code an {@link NpUserError} can carry. Codes are never renamed or
+ * removed. New codes may be added, each recorded in the changelog: an
+ * exhaustive `switch (err.code)` then fails to type-check, which is the point,
+ * so give it a `default` branch if that must never happen.
  *
  * - `ERR_NPUSER_INVALID_EMAIL`: the address is not one npuser accepts.
  * - `ERR_NPUSER_INVALID_CODE`: the code is wrong, expired, already used or was
  *   never issued. One answer for all four, so nothing leaks.
- * - `ERR_NPUSER_TOO_MANY_ATTEMPTS`: this code is burned, or the address is
- *   locked after too many failures (then with `retryAfterSeconds`).
+ * - `ERR_NPUSER_TOO_MANY_ATTEMPTS`: too many wrong codes since the last code
+ *   was sent: that code no longer works, request a new one (no wait).
+ * - `ERR_NPUSER_ADDRESS_LOCKED`: the address failed too often today and is
+ *   locked; `retryAfterSeconds` says when it opens again.
  * - `ERR_NPUSER_RATE_LIMITED`: too many requests; see `retryAfterSeconds`.
- * - `ERR_NPUSER_INVALID_TOKEN`: the token is malformed, forged or not for this app.
+ * - `ERR_NPUSER_INVALID_TOKEN`: the token is malformed, forged, revoked or not for this app.
  * - `ERR_NPUSER_TOKEN_EXPIRED`: the token was genuine but has expired.
  * - `ERR_NPUSER_MAILER_FAILED`: the mailer failed or timed out; the code was deleted.
  * - `ERR_NPUSER_STORE_FAILED`: the store failed, timed out, answered garbage or is full.
+ *
+ * Over HTTP only (`npuser/http` answers them, `npuser/client` throws them),
+ * always about the caller, never about the user's code:
+ *
+ * - `ERR_NPUSER_BAD_REQUEST`: malformed JSON, unknown or missing fields, wrong types.
+ * - `ERR_NPUSER_UNAUTHENTICATED`: the API key is missing, malformed, unknown or expired.
+ * - `ERR_NPUSER_FORBIDDEN`: a browser called the service, or a cross-site request reached the sign-in routes.
+ * - `ERR_NPUSER_NOT_FOUND`: no such route.
+ * - `ERR_NPUSER_METHOD_NOT_ALLOWED`: the route exists, not with this method.
+ * - `ERR_NPUSER_PAYLOAD_TOO_LARGE`: the body is over the limit.
+ * - `ERR_NPUSER_UNSUPPORTED_MEDIA_TYPE`: the body's `Content-Type` is not one the route reads.
+ * - `ERR_NPUSER_UNAVAILABLE`: the server is shutting down, or could not be reached.
+ * - `ERR_NPUSER_INTERNAL`: anything else went wrong on the server.
  *
  * @example
  * ```ts
@@ -28,6 +45,16 @@ export const NP_USER_ERROR_CODES = Object.freeze([
   'ERR_NPUSER_TOKEN_EXPIRED',
   'ERR_NPUSER_MAILER_FAILED',
   'ERR_NPUSER_STORE_FAILED',
+  'ERR_NPUSER_ADDRESS_LOCKED',
+  'ERR_NPUSER_BAD_REQUEST',
+  'ERR_NPUSER_UNAUTHENTICATED',
+  'ERR_NPUSER_FORBIDDEN',
+  'ERR_NPUSER_NOT_FOUND',
+  'ERR_NPUSER_METHOD_NOT_ALLOWED',
+  'ERR_NPUSER_PAYLOAD_TOO_LARGE',
+  'ERR_NPUSER_UNSUPPORTED_MEDIA_TYPE',
+  'ERR_NPUSER_UNAVAILABLE',
+  'ERR_NPUSER_INTERNAL',
 ] as const);
 
 /**
@@ -46,12 +73,22 @@ export type NpUserErrorCode = (typeof NP_USER_ERROR_CODES)[number];
 const MESSAGES: Readonly<Record<NpUserErrorCode, string>> = {
   ERR_NPUSER_INVALID_EMAIL: 'The email address is not valid.',
   ERR_NPUSER_INVALID_CODE: 'The code is not valid. It may be wrong, expired or already used.',
-  ERR_NPUSER_TOO_MANY_ATTEMPTS: 'Too many wrong attempts. Request a new code later.',
+  ERR_NPUSER_TOO_MANY_ATTEMPTS: 'Too many wrong codes. Request a new code.',
+  ERR_NPUSER_ADDRESS_LOCKED: 'Too many failed sign-ins for this address. Try again later.',
   ERR_NPUSER_RATE_LIMITED: 'Too many requests. Try again later.',
   ERR_NPUSER_INVALID_TOKEN: 'The token is not valid.',
   ERR_NPUSER_TOKEN_EXPIRED: 'The token has expired.',
   ERR_NPUSER_MAILER_FAILED: 'The code could not be sent.',
   ERR_NPUSER_STORE_FAILED: 'The code store is unavailable.',
+  ERR_NPUSER_BAD_REQUEST: 'The request is malformed.',
+  ERR_NPUSER_UNAUTHENTICATED: 'The API key is missing, unknown or expired.',
+  ERR_NPUSER_FORBIDDEN: 'This request is not allowed from here.',
+  ERR_NPUSER_NOT_FOUND: 'There is nothing at this address.',
+  ERR_NPUSER_METHOD_NOT_ALLOWED: 'This method is not allowed here.',
+  ERR_NPUSER_PAYLOAD_TOO_LARGE: 'The request body is too large.',
+  ERR_NPUSER_UNSUPPORTED_MEDIA_TYPE: 'The request body has an unsupported content type.',
+  ERR_NPUSER_UNAVAILABLE: 'The service is unavailable.',
+  ERR_NPUSER_INTERNAL: 'Something went wrong on the server.',
 };
 
 // A registry symbol rather than `instanceof`: two copies of npuser in one
@@ -71,7 +108,7 @@ const BRAND = Symbol.for('npuser.NpUserError');
 export interface NpUserErrorOptions {
   /** The underlying failure (store or mailer), already free of addresses and codes. */
   cause?: unknown;
-  /** Seconds until the limit lifts: for `ERR_NPUSER_RATE_LIMITED`, and for a locked address. */
+  /** Seconds until the limit lifts: for `ERR_NPUSER_RATE_LIMITED` and `ERR_NPUSER_ADDRESS_LOCKED`. */
   retryAfterSeconds?: number;
 }
 
@@ -97,9 +134,10 @@ export class NpUserError extends Error {
   /** The stable, machine-readable reason. */
   readonly code: NpUserErrorCode;
   /**
-   * Whole seconds until a retry can succeed: always set for `ERR_NPUSER_RATE_LIMITED`, and for
-   * `ERR_NPUSER_TOO_MANY_ATTEMPTS` when the address is locked (not when only the code is burned:
-   * a new code can be requested at once).
+   * Whole seconds until a retry can succeed: always set for `ERR_NPUSER_RATE_LIMITED` and
+   * `ERR_NPUSER_ADDRESS_LOCKED` (and, over HTTP, for `ERR_NPUSER_STORE_FAILED` and
+   * `ERR_NPUSER_UNAVAILABLE` when the server says). Never set for
+   * `ERR_NPUSER_TOO_MANY_ATTEMPTS`: a new code can be requested at once.
    */
   readonly retryAfterSeconds?: number;
 

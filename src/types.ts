@@ -68,6 +68,53 @@ export interface StoreCounter {
  * await store.consume('{tag}:code', 'newer'); // 'newer', and the entry is gone
  * ```
  */
+/**
+ * One step of {@link CodeStore.transact}: the five store operations, each
+ * with an optional condition that ends the transaction after it.
+ *
+ * - `get`: the entry, or `undefined`. With `stopIfPresent`, the transaction
+ *   stops after this step when the entry exists; with `stopIfCountAtLeast`,
+ *   when the entry exists and holds a counter of at least that value (an
+ *   entry that is not a decimal counter rejects the whole transaction).
+ * - `increment`: as {@link CodeStore.increment}. With `stopIfCountAbove`,
+ *   the transaction stops after this step when the new count is above it.
+ * - `set`, `delete`, `consume`: as the methods of the same names.
+ *
+ * @example
+ * ```ts
+ * import type { StoreStep } from 'npuser';
+ * const steps: StoreStep[] = [
+ *   { op: 'get', key: '{tag}:cooldown', stopIfPresent: true },
+ *   { op: 'increment', key: '{tag}:hourly', ttlMs: 3_600_000, stopIfCountAbove: 5 },
+ *   { op: 'set', key: '{tag}:code', value: 'opaque', ttlMs: 600_000 },
+ * ];
+ * ```
+ */
+export type StoreStep =
+  | {
+      readonly op: 'get';
+      readonly key: string;
+      readonly stopIfPresent?: boolean;
+      readonly stopIfCountAtLeast?: number;
+    }
+  | { readonly op: 'increment'; readonly key: string; readonly ttlMs: number; readonly stopIfCountAbove?: number }
+  | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlMs: number }
+  | { readonly op: 'delete'; readonly key: string }
+  | { readonly op: 'consume'; readonly key: string; readonly expected?: string };
+
+/**
+ * What one {@link StoreStep} produced: a `get` its entry or `undefined`, an
+ * `increment` its counter, a `consume` the value taken or `undefined`, a
+ * `set` or `delete` `undefined`.
+ *
+ * @example
+ * ```ts
+ * import type { StoreStepResult } from 'npuser';
+ * const results: StoreStepResult[] = [undefined, { count: 1, ttlMs: 3_600_000 }, undefined];
+ * ```
+ */
+export type StoreStepResult = StoreEntry | StoreCounter | string | undefined;
+
 export interface CodeStore {
   /** Store `value` under `key` for `ttlMs` milliseconds, replacing any earlier value and TTL. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
@@ -89,6 +136,20 @@ export interface CodeStore {
    * expires `ttlMs` from now; an existing one keeps its original expiry.
    */
   increment(key: string, ttlMs: number): Promise<StoreCounter>;
+  /**
+   * Optional. Run `steps` in order as one atomic unit: no other call to the
+   * store sees a state between two steps, and none runs in between. After a
+   * step whose stop condition holds, the remaining steps are not run. Resolves
+   * with the result of every step that ran, in order, so the length of the
+   * result says where it stopped. A step that fails rejects the call; the
+   * steps before it may have taken effect, as they would have one by one.
+   *
+   * npuser sends each sign-in's store work as one or two transactions, so a
+   * store that offers this (the memory and Redis stores do) answers a
+   * `requestCode` in one round trip. Without it, npuser runs the same steps
+   * with the five methods above, one after the other, each atomic on its own.
+   */
+  transact?(steps: readonly StoreStep[]): Promise<StoreStepResult[]>;
 }
 
 /**
