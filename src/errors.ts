@@ -139,13 +139,14 @@ export class NpUserError extends Error {
    * `ERR_NPUSER_UNAVAILABLE` when the server says). Never set for
    * `ERR_NPUSER_TOO_MANY_ATTEMPTS`: a new code can be requested at once.
    */
-  readonly retryAfterSeconds?: number;
+  // `declare`: no class field, so an error without a wait has no such property at all.
+  declare readonly retryAfterSeconds?: number;
 
   constructor(code: NpUserErrorCode, options: NpUserErrorOptions = {}) {
     super(MESSAGES[code], 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'NpUserError';
     this.code = code;
-    if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
+    if (options.retryAfterSeconds !== undefined) Object.defineProperty(this, 'retryAfterSeconds', { value: options.retryAfterSeconds, enumerable: true });
     Object.defineProperty(this, BRAND, { value: true });
   }
 }

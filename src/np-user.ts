@@ -1,33 +1,36 @@
 import { NpUserError, isNpUserError } from './errors.js';
 import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
-import { canonicalEmail, unicodeAddress } from './lib/email.js';
-import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
+import { NO_CODE_RECORD, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
 import { checkContext } from './lib/context.js';
-import { type CodeRecord, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
-import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, revokedTokenKey } from './lib/store-keys.js';
-import type { JsonWebKeySet } from './lib/signing-keys.js';
+import { withDeadline } from './lib/deadline.js';
+import { RecentDurations, sleep } from './lib/durations.js';
+import { canonicalEmail, unicodeAddress } from './lib/email.js';
 import { GuardedStore } from './lib/guarded-store.js';
+import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
+import { DAY_MS, HOUR_MS, type Limit, addressLock, attemptSpend, cooldownPeek, refusalOf, windowSpend } from './lib/limits.js';
 import { redactError, spreadDigitsPattern } from './lib/redact.js';
+import type { JsonWebKeySet } from './lib/signing-keys.js';
+import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, subjectKeys } from './lib/store-keys.js';
 import { consoleMailer } from './mailers/console.js';
-import { type NpUserOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type NpUserOptions, type ResolvedOptions, checkSubject, resolveOptions, resolveValidateOptions } from './options.js';
 import { memoryCodeStore } from './stores/memory.js';
-import { REGISTERED_CLAIMS, type TokenSettings, signToken, verifyToken } from './token.js';
+import { type TokenSettings, carriedClaims, signInClaims, signToken, verifyToken } from './token.js';
 import type {
   CodeMessage,
   Mailer,
+  NpUserApi,
   NpUserEventReason,
   NpUserEventType,
+  RefreshTokenResult,
   RequestCodeResult,
   RequestContext,
+  StoreCounter,
+  StoreEntry,
+  StoreStep,
   ValidateTokenOptions,
   ValidateTokenResult,
   VerifyCodeResult,
 } from './types.js';
-
-const HOUR_MS = 3600_000;
-const DAY_MS = 24 * HOUR_MS;
-// The attempt counter read when no code is pending: shaped like a code id, never issued as one.
-const NO_CODE_ID = '-'.repeat(16);
 
 /**
  * Passwordless sign-in by emailed one-time code.
@@ -50,14 +53,16 @@ const NO_CODE_ID = '-'.repeat(16);
  * const { subject } = await np.validateToken(token);              // the same user next time
  * ```
  */
-export class NpUser {
+export class NpUser implements NpUserApi {
   readonly #options: ResolvedOptions;
   readonly #keys: DerivedKeys;
   readonly #store: GuardedStore;
   readonly #mailer: Mailer;
   readonly #token: TokenSettings;
-  // Compared against in the "no pending code" path, so it costs what a real comparison costs.
+  // Compared against when no code is pending, so that path costs what a real comparison costs.
   readonly #decoyDigest: Buffer;
+  // How long recent sends took: a refused address waits as long, so it answers in the same time.
+  readonly #sendDurations = new RecentDurations();
 
   /**
    * @throws TypeError when an option is missing, of the wrong type or out of
@@ -65,17 +70,9 @@ export class NpUser {
    */
   constructor(options: NpUserOptions) {
     const resolved = resolveOptions(options);
-    if (resolved.mailer === undefined && process.env.NODE_ENV === 'production') {
-      throw new TypeError(
-        'npuser: options.mailer is required when NODE_ENV=production; the default console mailer would print codes to the log',
-      );
-    }
     this.#options = resolved;
     this.#keys = deriveKeys(resolved.secret, resolved.subjectSecret);
-    this.#store = new GuardedStore(
-      resolved.store ?? memoryCodeStore({ now: resolved.now }),
-      resolved.storeTimeoutMs,
-    );
+    this.#store = new GuardedStore(resolved.store ?? memoryCodeStore({ now: resolved.now }), resolved.storeTimeoutMs);
     this.#mailer = resolved.mailer ?? consoleMailer();
     this.#token = {
       hmacKey: this.#keys.signing,
@@ -83,6 +80,7 @@ export class NpUser {
       issuer: resolved.issuer,
       audience: resolved.audience,
       ttlSeconds: resolved.tokenTtlSeconds,
+      maxSessionSeconds: resolved.maxSessionSeconds,
       clockToleranceSeconds: resolved.clockToleranceSeconds,
     };
     this.#decoyDigest = keyedHash(this.#keys.codeDigest, 'decoy');
@@ -91,19 +89,20 @@ export class NpUser {
   /**
    * Mail a new code to `email`, replacing any code sent before.
    *
-   * Order of work: validate and canonicalise the address, check the limits
-   * (lock and cooldown first, without spending anything; then per client,
-   * cooldown and per hour, each an atomic count), store the code's keyed hash
-   * with its TTL, send. If the send fails the code is deleted, but the request
-   * still counts against the limits.
+   * Order of work: validate and canonicalise the address, ask `allowEmail`,
+   * then one store transaction: the lock and the cooldown are looked at
+   * without spending anything; then the client's, the cooldown's and the
+   * hour's windows are each counted atomically; then the attempt counter is
+   * reset and the code's keyed hash stored with its TTL. Then the mail is
+   * sent. If the send fails the code is deleted, but the request still counts
+   * against the limits.
    *
    * @param email - The address as the user typed it.
    * @param context - `clientKey` for per-client limits, `locale` for the message.
    * @returns The canonical address and when the code expires.
    * @throws TypeError when `email` is not a string or `context` is malformed.
-   * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL`, `ERR_NPUSER_RATE_LIMITED`,
-   * `ERR_NPUSER_TOO_MANY_ATTEMPTS` (address locked), `ERR_NPUSER_MAILER_FAILED`,
-   * `ERR_NPUSER_STORE_FAILED`.
+   * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL`, `ERR_NPUSER_ADDRESS_LOCKED`,
+   * `ERR_NPUSER_RATE_LIMITED`, `ERR_NPUSER_MAILER_FAILED`, `ERR_NPUSER_STORE_FAILED`.
    *
    * @example
    * ```ts
@@ -119,46 +118,46 @@ export class NpUser {
     const address = canonicalEmail(email);
     const ctx = checkContext(context);
     const o = this.#options;
+    // Only `true` allows: a callback that answers anything else has not said yes.
+    const allowed = o.allowEmail === undefined || ((await o.allowEmail(address)) as unknown) === true;
     const code = o.generateCode ? checkGeneratedCode(o.generateCode(o.codeLength), o.codeLength) : randomCode(o.codeLength);
     const keys = this.#addressKeys(address);
     const client = this.#clientKeys(ctx);
 
-    const [failures, cooldown] = await Promise.all([
-      this.#store.get(keys.failures),
-      o.resendCooldownSeconds > 0 ? this.#store.get(keys.cooldown) : undefined,
-    ]);
-    if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
-      this.#emit('rate.limited', 'address-locked', address);
-      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS', { retryAfterSeconds: Math.ceil(failures.ttlMs / 1000) });
-    }
-    // A look at the cooldown before spending anything: a user pressing "resend"
-    // too early must not spend the budget of everyone behind the same clientKey.
-    if (cooldown !== undefined) this.#refuse('cooldown', address, cooldown.ttlMs);
-    // Then the client's budget: a client spraying many addresses is stopped
-    // before it can spend its victims' cooldowns and hourly allowances.
-    if (client) await this.#spend(client.requests, HOUR_MS, o.maxCodesPerClientPerHour, 'client-requests', address);
-    // The atomic increment is what really enforces the cooldown under concurrency.
-    if (o.resendCooldownSeconds > 0) await this.#spend(keys.cooldown, o.resendCooldownSeconds * 1000, 1, 'cooldown', address);
-    await this.#spend(keys.hourly, HOUR_MS, o.maxCodesPerHour, 'hourly-limit', address);
-
     const ttlMs = o.codeTtlSeconds * 1000;
     const expiresAt = this.#now() + ttlMs;
-    const record: CodeRecord = { codeId: randomId(12), expiresAt, digest: this.#codeDigest(address, code) };
-    // The attempt counter is stored with the code, so checking the code needs
-    // no new entry: a store filled by a flood still lets the victim in (from a
-    // client already counted this hour, or without a clientKey). It is
-    // written strictly before the code: a guess that found the code first
-    // would count its attempt on a counter that this "0" then reset, and a
-    // store is free to run two concurrent writes in either order.
-    const stored = serializeCodeRecord(record);
-    await this.#store.set(keys.attempts(record.codeId), '0', ttlMs);
-    await this.#store.set(keys.code, stored, ttlMs);
+    // A refused address gets a record all the same, of a digest no code has:
+    // the store does the same work, and nothing the store holds tells.
+    const digest = allowed ? this.#codeDigest(address, code) : keyedHash(this.#keys.codeDigest, 'refused', randomId(16));
+    const stored = serializeCodeRecord({ codeId: randomId(12), expiresAt, digest });
 
+    const limits = [
+      addressLock(keys.failures, o.maxFailuresPerDay, 'rate.limited'),
+      ...(o.resendCooldownSeconds > 0 ? [cooldownPeek(keys.cooldown)] : []),
+      // The client's budget before the address's: a client spraying many
+      // addresses is stopped before it spends its victims' cooldowns and hours.
+      ...(client ? [windowSpend(client.requests, HOUR_MS, o.maxCodesPerClientPerHour, 'client-requests')] : []),
+      // The atomic count is what really enforces the cooldown under concurrency.
+      ...(o.resendCooldownSeconds > 0 ? [windowSpend(keys.cooldown, o.resendCooldownSeconds * 1000, 1, 'cooldown')] : []),
+      windowSpend(keys.hourly, HOUR_MS, o.maxCodesPerHour, 'hourly-limit'),
+    ];
+    // A new code starts with a fresh attempt counter. The counter is removed
+    // strictly before the code is written: a guess reads the code before it
+    // counts its attempt, so every comparison with the new code is counted
+    // in the new code's window, even with a store that runs steps one by one.
+    await this.#run([...limits.map((l) => l.step), { op: 'delete', key: keys.attempts }, { op: 'set', key: keys.code, value: stored, ttlMs }], limits, address);
+
+    const result = { email: address, expiresAt: new Date(expiresAt) };
+    if (!allowed) {
+      await sleep(this.#sendDurations.typical());
+      this.#emit('code.requested', 'not-allowed', address);
+      return result;
+    }
     const message: CodeMessage = {
       to: address,
       code,
       appName: o.appName,
-      expiresAt: new Date(expiresAt),
+      expiresAt: result.expiresAt,
       ttlSeconds: o.codeTtlSeconds,
       ...(ctx.locale === undefined ? {} : { locale: ctx.locale }),
     };
@@ -169,34 +168,35 @@ export class NpUser {
       // newer request may have replaced it while the send was failing. If the
       // consume fails too, the entry still expires with its TTL.
       await this.#store.consume(keys.code, stored).catch(() => undefined);
-      // Every form a server or API may echo: the address as sent and with its
-      // domain in Unicode, the code as sent, grouped, or split over HTML spans.
-      const sensitive = [address, unicodeAddress(address), spreadDigitsPattern(code)];
-      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, sensitive) });
+      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, [address, unicodeAddress(address), spreadDigitsPattern(code)]) });
     }
     this.#emit('code.requested', 'sent', address);
-    return { email: address, expiresAt: new Date(expiresAt) };
+    return result;
   }
 
   /**
    * Check a code once and, if it is right, return a signed token.
    *
-   * The attempt is counted atomically before the comparison, so concurrent
-   * guesses can never evaluate more than `maxAttempts` times; a correct code is
+   * Every verification of an address is counted atomically before any
+   * comparison, whether a code is pending or not, so concurrent guesses can
+   * never evaluate more than `maxAttempts` per code sent; a correct code is
    * consumed atomically, so concurrent correct submissions yield one token.
-   * Wrong, expired, used and unknown codes all get `ERR_NPUSER_INVALID_CODE`.
+   * Wrong, expired, used and unknown codes all get `ERR_NPUSER_INVALID_CODE`
+   * after the same work, and every sequence of wrong guesses gets the same
+   * answers whether a code is pending or not.
    *
    * @param email - The address the code was requested for.
    * @param code - The code as typed: ASCII spaces and hyphens are ignored.
    * @param context - `clientKey` for the per-client verification budget.
    * @throws TypeError when `email` or `code` is not a string, or `context` is malformed.
    * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL`, `ERR_NPUSER_INVALID_CODE`,
-   * `ERR_NPUSER_TOO_MANY_ATTEMPTS`, `ERR_NPUSER_RATE_LIMITED`, `ERR_NPUSER_STORE_FAILED`.
+   * `ERR_NPUSER_TOO_MANY_ATTEMPTS`, `ERR_NPUSER_ADDRESS_LOCKED`,
+   * `ERR_NPUSER_RATE_LIMITED`, `ERR_NPUSER_STORE_FAILED`.
    *
    * @example
    * ```ts
-   * const { token, subject, expiresAt } = await np.verifyCode(form.email, form.code, { clientKey: ip });
-   * res.setHeader('Set-Cookie', `session=${token}; HttpOnly; Secure; SameSite=Lax`);
+   * const { token, expiresAt } = await np.verifyCode(form.email, form.code, { clientKey: ip });
+   * res.setHeader('Set-Cookie', `session=${token}; Path=/; HttpOnly; Secure; SameSite=Lax; Expires=${expiresAt.toUTCString()}`);
    * ```
    */
   async verifyCode(email: string, code: string, context?: RequestContext): Promise<VerifyCodeResult> {
@@ -208,69 +208,54 @@ export class NpUser {
     const client = this.#clientKeys(ctx);
     const digest = this.#codeDigest(address, digits);
 
-    // The client's budget is counted before any comparison, like the code's own
-    // attempt counter: concurrent guesses sprayed over many addresses each get
-    // their own number back, so none slips past the limit.
-    const [failures, clientCount, entry] = await Promise.all([
-      this.#store.get(keys.failures),
-      client ? this.#store.increment(client.verifications, HOUR_MS) : undefined,
-      this.#store.get(keys.code),
-    ]);
-    // Read, not counted ahead: a verification that succeeds needs no new entry
-    // for its address (a full memory store still lets pending codes be used),
-    // and the code's atomic attempt counter already bounds concurrent guesses
-    // at one address.
-    if (failures !== undefined && counterValue(failures.value) >= o.maxFailuresPerDay) {
-      this.#emit('code.failed', 'address-locked', address);
-      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS', { retryAfterSeconds: Math.ceil(failures.ttlMs / 1000) });
-    }
-    if (clientCount !== undefined && clientCount.count > o.maxVerificationsPerClientPerHour) {
-      this.#refuse('client-verifications', address, clientCount.ttlMs);
-    }
+    // The code is read before the attempt is counted (see requestCode). The
+    // attempt is counted whether or not a code is pending, on a counter that
+    // only a new code resets: the answers to any run of guesses are the same
+    // in both cases, so they never tell that someone is signing in.
+    const limits: Limit[] = [
+      addressLock(keys.failures, o.maxFailuresPerDay, 'code.failed'),
+      // Counted before any comparison, right or wrong: concurrent guesses
+      // sprayed over many addresses each get their own number back.
+      ...(client ? [windowSpend(client.verifications, HOUR_MS, o.maxVerificationsPerClientPerHour, 'client-verifications')] : []),
+      attemptSpend(keys.attempts, o.codeTtlSeconds * 1000, o.maxAttempts),
+    ];
+    const steps = [...limits.map((l) => l.step)];
+    steps.splice(-1, 0, { op: 'get', key: keys.code });
+    const results = await this.#run(steps, limits, address);
+    const entry = results.at(-2) as StoreEntry | undefined;
+    const attempts = results.at(-1) as StoreCounter;
 
-    const record = entry === undefined ? undefined : parseStoredRecord(entry.value);
-    if (entry === undefined || record === undefined || this.#now() >= record.expiresAt) {
-      // The same hashing, comparing and store round trips as a wrong code (whose
-      // attempt counter is read here instead), so the time of the answer does not
-      // tell whether a code is pending for the address.
-      digestsEqual(digest, this.#decoyDigest);
-      await this.#store.get(keys.attempts(NO_CODE_ID));
-      return this.#fail(keys, address, 'no-pending-code');
-    }
-    const attempts = await this.#store.increment(keys.attempts(record.codeId), entry.ttlMs);
-    if (attempts.count > o.maxAttempts) {
-      // Refused without comparing. Nothing to delete: the attempt that reached
-      // the limit either burned the code (wrong) or is consuming it (right).
-      this.#emit('code.failed', 'attempts-exhausted', address);
-      throw new NpUserError('ERR_NPUSER_TOO_MANY_ATTEMPTS');
-    }
-    if (!digestsEqual(digest, record.digest)) {
-      if (attempts.count < o.maxAttempts) return this.#fail(keys, address, 'wrong-code');
-      // That was the last attempt this code allows: burn it now (it, not a
-      // newer code a request may have stored since it was read).
-      await this.#store.consume(keys.code, entry.value);
-      return this.#fail(keys, address, 'attempts-exhausted', 'ERR_NPUSER_TOO_MANY_ATTEMPTS');
+    const record = entry === undefined ? undefined : parseCodeRecord(entry.value);
+    const pending = record !== undefined && this.#now() < record.expiresAt;
+    // One comparison on every path, against a decoy when nothing is pending.
+    const matches = digestsEqual(digest, pending ? record.digest : this.#decoyDigest);
+    if (!pending || !matches) {
+      const last = attempts.count === o.maxAttempts;
+      // The last allowed try burns the code, or a record that is not one: the
+      // same store work either way.
+      return this.#fail(keys, address, last, last ? (entry?.value ?? NO_CODE_RECORD) : undefined);
     }
 
     // The token is made before the code is consumed: if the app's claims
     // callback or signing fails, the user keeps the code and can try again.
     // A token made by a caller that then loses the consume is never returned.
     const subject = this.#subject(address);
-    const { token, expiresAt } = await signToken(this.#token, subject, this.#now(), await this.#extraClaims(subject, address));
+    const now = this.#now();
+    const claims = await signInClaims(o, subject, address);
+    const { token, expiresAt } = await signToken(this.#token, subject, now, Math.floor(now / 1000), claims);
 
     // Consumed only if it is still the record that was compared: a concurrent
     // verify may have taken it, or a new request replaced it, and a newer code
-    // must stay for its owner. What comes back is checked again all the same.
-    const taken = await this.#store.consume(keys.code, entry.value);
-    const consumed = taken === undefined ? undefined : parseStoredRecord(taken);
-    if (consumed === undefined || consumed.codeId !== record.codeId || !digestsEqual(digest, consumed.digest)) {
-      throw new NpUserError('ERR_NPUSER_INVALID_CODE');
-    }
+    // must stay for its owner. The attempt counter goes with it, so an address
+    // whose code was used answers later guesses as one that never had a code.
+    const [taken] = await this.#store.transact([
+      { op: 'consume', key: keys.code, expected: (entry as StoreEntry).value },
+      { op: 'delete', key: keys.attempts },
+    ]);
+    if (taken !== (entry as StoreEntry).value) throw new NpUserError('ERR_NPUSER_INVALID_CODE');
 
-    // Success resets the failure window. Clean-up failures are not security
-    // failures (everything expires anyway), so they do not cost the user the sign-in.
-    await Promise.allSettled([this.#store.delete(keys.failures), this.#store.delete(keys.attempts(record.codeId))]);
     this.#emit('code.verified', 'verified', address, subject);
+    await o.onSignIn?.({ subject, email: address });
     return { token, subject, email: address, expiresAt };
   }
 
@@ -279,7 +264,8 @@ export class NpUser {
    * its key (HS256 from `secret`, or the `signingKeys` entry its `kid` names),
    * `typ` `npuser+jwt`, `iss`, `aud`, `exp`, `iat`, all on the `now` clock with
    * `clockToleranceSeconds` of skew; then, unless `checkRevocation` is off,
-   * that it has not been revoked.
+   * that neither the token (`revokeToken`) nor its subject's earlier tokens
+   * (`revokeSubject`) have been revoked: one store transaction.
    *
    * @param token - The compact JWT.
    * @param options - `maxTokenAgeSeconds` to demand a recent sign-in.
@@ -294,25 +280,62 @@ export class NpUser {
    *   const { subject } = await np.validateToken(cookies.session);
    *   req.userId = subject;
    * } catch (err) {
-   *   if (isNpUserError(err)) return res.writeHead(401).end();
-   *   throw err;
+   *   if (isNpUserError(err, 'ERR_NPUSER_STORE_FAILED')) throw err; // an outage, not a stranger
+   *   return res.writeHead(401).end();
    * }
    * ```
    */
   async validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResult> {
-    const maxTokenAgeSeconds = checkValidateOptions(options);
+    const maxTokenAgeSeconds = resolveValidateOptions(options);
     const result = await verifyToken(this.#token, token, this.#now(), maxTokenAgeSeconds);
-    if (this.#options.checkRevocation && (await this.#store.get(this.#revokedKey(result.tokenId))) !== undefined) {
-      throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+    if (this.#options.checkRevocation) {
+      const keys = this.#subjectKeys(result.subject);
+      const [revoked, revokedBefore] = (await this.#store.transact([
+        { op: 'get', key: keys.revokedToken(result.tokenId) },
+        { op: 'get', key: keys.revokedBefore },
+      ])) as [StoreEntry | undefined, StoreEntry | undefined];
+      if (revoked !== undefined) throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+      if (revokedBefore !== undefined && result.issuedAt.getTime() < parseSecond(revokedBefore.value) * 1000) {
+        throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+      }
     }
     return result;
   }
 
   /**
-   * Revoke a token before it expires (sign-out): its `jti` is stored in the
-   * CodeStore until the token would have expired, and `validateToken` refuses
-   * it from then on, on every instance sharing the store. A token that has
-   * already expired needs nothing and resolves at once.
+   * A new token for the same sign-in: validated like `validateToken`, then
+   * signed again with a new `jti` and lifetime, the same `sub`, `auth_time`
+   * and claims. Its `exp` is never later than `maxSessionSeconds` after the
+   * sign-in; once that has passed, the session is over and refreshing
+   * answers `ERR_NPUSER_TOKEN_EXPIRED`. The old token stays valid until it
+   * expires (requests in flight with it still succeed); revoke it if it must not.
+   *
+   * @param token - A valid token of this app.
+   * @throws TypeError when `token` is not a string.
+   * @throws NpUserError as `validateToken`, and `ERR_NPUSER_TOKEN_EXPIRED`
+   * when the session has reached `maxSessionSeconds`.
+   *
+   * @example
+   * ```ts
+   * const { token: renewed, expiresAt } = await np.refreshToken(cookies.session);
+   * res.setHeader('Set-Cookie', `session=${renewed}; Path=/; HttpOnly; Secure; SameSite=Lax; Expires=${expiresAt.toUTCString()}`);
+   * ```
+   */
+  async refreshToken(token: string): Promise<RefreshTokenResult> {
+    const current = await this.validateToken(token);
+    const now = this.#now();
+    const authTime = Math.floor(current.authenticatedAt.getTime() / 1000);
+    // A token that could live for less than a second more is not worth issuing.
+    if (authTime + this.#options.maxSessionSeconds <= Math.floor(now / 1000)) throw new NpUserError('ERR_NPUSER_TOKEN_EXPIRED');
+    const { token: renewed, expiresAt } = await signToken(this.#token, current.subject, now, authTime, carriedClaims(current.claims));
+    return { token: renewed, subject: current.subject, expiresAt };
+  }
+
+  /**
+   * Revoke a token before it expires (sign-out): its `jti` is kept, as a
+   * keyed hash, until the token would have expired, and `validateToken`
+   * refuses it from then on, on every instance sharing the store. A token
+   * that has already expired needs nothing and resolves at once.
    *
    * @param token - A token this app issued.
    * @throws TypeError when `token` is not a string, or `checkRevocation` is off.
@@ -322,15 +345,18 @@ export class NpUser {
    * @example
    * ```ts
    * app.post('/logout', async (req, res) => {
-   *   await np.revokeToken(req.cookies.session).catch(() => undefined);
-   *   res.clearCookie('session').redirect('/');
+   *   try {
+   *     await np.revokeToken(req.cookies.session);
+   *   } catch (err) {
+   *     // Not one of ours: nothing to revoke. A store outage is not ignored.
+   *     if (!isNpUserError(err, 'ERR_NPUSER_INVALID_TOKEN')) throw err;
+   *   }
+   *   res.clearCookie('session', { path: '/' }).redirect('/');
    * });
    * ```
    */
   async revokeToken(token: string): Promise<void> {
-    if (!this.#options.checkRevocation) {
-      throw new TypeError('npuser: revokeToken() needs checkRevocation, which is off; revoked tokens would still validate');
-    }
+    this.#requireRevocation('revokeToken');
     const now = this.#now();
     let result: ValidateTokenResult;
     try {
@@ -341,7 +367,39 @@ export class NpUser {
     }
     // Kept until the last moment validation could still accept the token.
     const ttlMs = result.expiresAt.getTime() + this.#options.clockToleranceSeconds * 1000 - now;
-    if (ttlMs > 0) await this.#store.set(this.#revokedKey(result.tokenId), '1', ttlMs);
+    if (ttlMs > 0) await this.#store.set(this.#subjectKeys(result.subject).revokedToken(result.tokenId), '1', ttlMs);
+  }
+
+  /**
+   * Sign a subject out everywhere: every token of `subject` issued up to now
+   * (to the second) is refused by `validateToken` and `refreshToken`, on every
+   * instance sharing the store; tokens issued later, after a new sign-in, are
+   * not. This is the answer to a mailbox that was taken over and is the
+   * owner's again: whoever signed in meanwhile is out. The store keeps one
+   * keyed hash of the subject until the last token it refuses has expired.
+   *
+   * @param subject - A token's `sub` (`validateToken(...).subject`).
+   * @throws TypeError when `subject` is not a subject npuser issues, or `checkRevocation` is off.
+   * @throws NpUserError `ERR_NPUSER_STORE_FAILED`.
+   *
+   * @example
+   * ```ts
+   * const { subject } = await np.validateToken(cookies.session);
+   * await np.revokeSubject(subject); // this browser and every other one
+   * ```
+   */
+  async revokeSubject(subject: string): Promise<void> {
+    this.#requireRevocation('revokeSubject');
+    checkSubject(subject);
+    const now = this.#now();
+    // Rounded up: `iat` has whole seconds, and a token of this very second
+    // may have been issued just before now. A sign-in in the same second is
+    // refused too, and succeeds a second later.
+    const before = Math.ceil(now / 1000);
+    const o = this.#options;
+    // The latest token it refuses was issued at `before` and lives a token lifetime, plus the tolerance.
+    const ttlMs = (before + o.tokenTtlSeconds + o.clockToleranceSeconds) * 1000 - now;
+    await this.#store.set(this.#subjectKeys(subject).revokedBefore, String(before), ttlMs);
   }
 
   /**
@@ -354,6 +412,7 @@ export class NpUser {
    * @example
    * ```ts
    * import { createLocalJWKSet, jwtVerify } from 'jose';
+   * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, audience: 'my-app', signingKeys: [signingKey] });
    * const keys = createLocalJWKSet(np.jwks());
    * await jwtVerify(token, keys, { issuer: 'npuser', audience: 'my-app', typ: 'npuser+jwt' });
    * ```
@@ -366,70 +425,49 @@ export class NpUser {
     return { keys: keys.map((k) => k.publicJwk) };
   }
 
-  async #extraClaims(subject: string, address: string): Promise<Record<string, unknown>> {
-    const claims: Record<string, unknown> = {};
-    const fromApp: unknown = this.#options.tokenClaims ? await this.#options.tokenClaims({ subject, email: address }) : undefined;
-    if (fromApp !== undefined) {
-      if (typeof fromApp !== 'object' || fromApp === null || Array.isArray(fromApp)) {
-        throw new TypeError('npuser: options.tokenClaims must return a plain object');
-      }
-      for (const [name, value] of Object.entries(fromApp)) {
-        if (REGISTERED_CLAIMS.has(name) || name === 'email_verified') {
-          throw new TypeError(`npuser: options.tokenClaims cannot set the registered claim "${name}"`);
-        }
-        claims[name] = value;
-      }
+  /**
+   * Run `steps` as one store transaction and throw the refusal of the limit
+   * (one of `limits`, whose steps are among `steps`) that stopped it.
+   */
+  async #run(steps: readonly StoreStep[], limits: readonly Limit[], address: string) {
+    const results = await this.#store.transact(steps);
+    const refusal = refusalOf(limits, steps, results);
+    if (refusal !== undefined) {
+      this.#emit(refusal.type, refusal.reason, address);
+      throw refusal.error;
     }
-    if (this.#options.includeEmail) {
-      claims.email = address;
-      claims.email_verified = true;
-    }
-    return claims;
+    return results;
   }
 
-  #revokedKey(tokenId: string): string {
-    return revokedTokenKey(this.#keys.storeKey, this.#options.audience, tokenId);
-  }
-
-  /** Count a failed verification against the address, report it and refuse. */
-  async #fail(
-    keys: AddressKeys,
-    address: string,
-    reason: NpUserEventReason,
-    code: 'ERR_NPUSER_INVALID_CODE' | 'ERR_NPUSER_TOO_MANY_ATTEMPTS' = 'ERR_NPUSER_INVALID_CODE',
-  ): Promise<never> {
-    const failures = await this.#store.increment(keys.failures, DAY_MS);
-    this.#emit('code.failed', reason, address);
+  /**
+   * Count a failed verification against the address, report it and refuse.
+   * `burn`: the last allowed try failed; `burnRecord` is the value to take
+   * back (the record read, or one that never exists).
+   */
+  async #fail(keys: AddressKeys, address: string, burn: boolean, burnRecord: string | undefined): Promise<never> {
+    const results = await this.#store.transact([
+      { op: 'increment', key: keys.failures, ttlMs: DAY_MS },
+      ...(burnRecord === undefined ? [] : [{ op: 'consume', key: keys.code, expected: burnRecord } as const]),
+    ]);
+    const failures = results[0] as StoreCounter;
+    this.#emit('code.failed', burn ? 'attempts-exhausted' : 'wrong-code', address);
     if (failures.count === this.#options.maxFailuresPerDay) this.#emit('address.locked', 'failures-exhausted', address);
-    throw new NpUserError(code);
-  }
-
-  /** Count one use of a window and refuse when it is over `limit`. */
-  async #spend(key: string, windowMs: number, limit: number, reason: NpUserEventReason, address: string): Promise<void> {
-    const counter = await this.#store.increment(key, windowMs);
-    if (counter.count > limit) this.#refuse(reason, address, counter.ttlMs);
-  }
-
-  #refuse(reason: NpUserEventReason, address: string, ttlMs: number): never {
-    this.#emit('rate.limited', reason, address);
-    throw new NpUserError('ERR_NPUSER_RATE_LIMITED', { retryAfterSeconds: Math.ceil(ttlMs / 1000) });
+    throw new NpUserError(burn ? 'ERR_NPUSER_TOO_MANY_ATTEMPTS' : 'ERR_NPUSER_INVALID_CODE');
   }
 
   async #send(message: CodeMessage): Promise<void> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new Error(`mailer did not answer within ${this.#options.mailerTimeoutMs} ms`);
-        error.name = 'TimeoutError';
-        controller.abort(error);
-        reject(error);
-      }, this.#options.mailerTimeoutMs);
+    const started = performance.now();
+    const timeoutMs = this.#options.mailerTimeoutMs;
+    await withDeadline((signal) => this.#mailer.send(message, { signal }), {
+      timeoutMs,
+      onTimeout: () => Object.assign(new Error(`mailer did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' }),
     });
-    try {
-      await Promise.race([Promise.resolve().then(() => this.#mailer.send(message, { signal: controller.signal })), timeout]);
-    } finally {
-      clearTimeout(timer);
+    this.#sendDurations.record(performance.now() - started);
+  }
+
+  #requireRevocation(method: string): void {
+    if (!this.#options.checkRevocation) {
+      throw new TypeError(`npuser: ${method}() needs checkRevocation, which is off; revoked tokens would still validate`);
     }
   }
 
@@ -457,6 +495,10 @@ export class NpUser {
     return ctx.clientKey === undefined ? undefined : clientKeys(this.#keys.storeKey, this.#options.audience, ctx.clientKey);
   }
 
+  #subjectKeys(subject: string) {
+    return subjectKeys(this.#keys.storeKey, this.#options.audience, subject);
+  }
+
   /** Tell the listener, if any; `subject` when the caller has already computed it. */
   #emit(type: NpUserEventType, reason: NpUserEventReason, address: string, subject?: string): void {
     const listener = this.#options.onEvent;
@@ -471,31 +513,10 @@ export class NpUser {
   }
 }
 
-/** A counter read through `get`: a decimal string, or garbage that fails closed. */
-function counterValue(value: string): number {
-  const count = Number.parseInt(value, 10);
-  if (!/^[0-9]{1,15}$/.test(value) || !Number.isSafeInteger(count)) {
-    throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('store returned a malformed counter') });
+/** The second stored by `revokeSubject`, or `ERR_NPUSER_STORE_FAILED` for anything else. */
+function parseSecond(value: string): number {
+  if (!/^[0-9]{1,12}$/.test(value)) {
+    throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('store returned a malformed revocation mark') });
   }
-  return count;
-}
-
-/** A code record as stored, or `ERR_NPUSER_STORE_FAILED` when the store returned garbage. */
-function parseStoredRecord(value: string): CodeRecord {
-  const record = parseCodeRecord(value);
-  if (record === undefined) {
-    throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('store returned a malformed code record') });
-  }
-  return record;
-}
-
-function checkValidateOptions(options: unknown): number | undefined {
-  if (options === undefined) return undefined;
-  if (typeof options !== 'object' || options === null) throw new TypeError('npuser: validateToken options must be an object');
-  const { maxTokenAgeSeconds } = options as { maxTokenAgeSeconds?: unknown };
-  if (maxTokenAgeSeconds === undefined) return undefined;
-  if (typeof maxTokenAgeSeconds !== 'number' || !Number.isInteger(maxTokenAgeSeconds) || maxTokenAgeSeconds < 0) {
-    throw new TypeError('npuser: validateToken options.maxTokenAgeSeconds must be a non-negative integer');
-  }
-  return maxTokenAgeSeconds;
+  return Number(value);
 }

@@ -1,5 +1,5 @@
 import { type ResolvedSigningKey, type SigningKeyInput, resolveSigningKeys } from './lib/signing-keys.js';
-import type { CodeStore, Mailer, NpUserEvent, TokenClaimsContext } from './types.js';
+import type { CodeStore, Mailer, NpUserEvent, SignInContext, TokenClaimsContext } from './types.js';
 
 /**
  * Options for `new NpUser(options)`. Only `secret` is required.
@@ -32,47 +32,55 @@ export interface NpUserOptions {
    * `secret` for subjects, so `secret` can be rotated without changing who is who.
    * @default derived from `secret`
    */
-  subjectSecret?: string | Uint8Array;
+  subjectSecret?: string | Uint8Array | undefined;
   /** The token's `iss`, checked on validation. @default 'npuser' */
-  issuer?: string;
+  issuer?: string | undefined;
   /**
    * The token's `aud`, checked on validation. It also binds codes and store keys
    * to this app, so two apps sharing a store never see each other's codes.
    * @default 'npuser'
    */
-  audience?: string;
+  audience?: string | undefined;
   /** The app's display name, shown in the message. @default 'npuser' */
-  appName?: string;
+  appName?: string | undefined;
   /** Where codes and counters live. @default memoryCodeStore() on the `now` clock */
-  store?: CodeStore;
+  store?: CodeStore | undefined;
   /**
    * Who delivers the code. Required when `NODE_ENV=production`.
    * @default consoleMailer() outside production
    */
-  mailer?: Mailer;
+  mailer?: Mailer | undefined;
   /** Digits per code, 6–10. Each digit divides a guess's odds by ten. @default 6 */
-  codeLength?: number;
+  codeLength?: number | undefined;
   /** How long a code works, 30–600 s. @default 600 */
-  codeTtlSeconds?: number;
-  /** Wrong attempts one code survives before it is burned, 1–10. @default 5 */
-  maxAttempts?: number;
+  codeTtlSeconds?: number | undefined;
+  /**
+   * Tries per code sent, 1–10. Every verification of the address counts,
+   * whether a code is pending or not; the last allowed try, if wrong, ends the
+   * code (`ERR_NPUSER_TOO_MANY_ATTEMPTS`), and so does every try after it
+   * until a new code is sent.
+   * @default 5
+   */
+  maxAttempts?: number | undefined;
   /**
    * Failed verifications per address, across re-issued codes, before the
-   * address is locked, 1–100. The window opens at the first failure and lasts
-   * 24 hours; a successful sign-in resets it, a new code does not.
+   * address is locked (`ERR_NPUSER_ADDRESS_LOCKED`), 1–100. The window opens
+   * at the first failure and lasts 24 hours; neither a new code nor a
+   * successful sign-in resets it, so an attacker's budget is the same
+   * whatever the address's owner does.
    * @default 100
    */
-  maxFailuresPerDay?: number;
+  maxFailuresPerDay?: number | undefined;
   /** Seconds between two codes for one address, 0–3600 (0 turns it off). @default 60 */
-  resendCooldownSeconds?: number;
+  resendCooldownSeconds?: number | undefined;
   /** Codes per address per hour (window opens at the first request), 1–100. @default 5 */
-  maxCodesPerHour?: number;
+  maxCodesPerHour?: number | undefined;
   /**
    * Codes one client (`context.clientKey`) may request per hour, over all
    * addresses, 1–10000. Ignored without a `clientKey`.
    * @default 30
    */
-  maxCodesPerClientPerHour?: number;
+  maxCodesPerClientPerHour?: number | undefined;
   /**
    * Verifications one client may attempt per hour, over all addresses,
    * 1–10000: the budget against one guess sprayed across many addresses.
@@ -82,27 +90,36 @@ export interface NpUserOptions {
    * Ignored without a `clientKey`.
    * @default 60
    */
-  maxVerificationsPerClientPerHour?: number;
+  maxVerificationsPerClientPerHour?: number | undefined;
   /** Token lifetime, 60 s – 30 days. @default 3600 */
-  tokenTtlSeconds?: number;
+  tokenTtlSeconds?: number | undefined;
+  /**
+   * The longest a sign-in lasts, however often its token is refreshed
+   * (`refreshToken`, or the sign-in handler's sliding renewal), 60 s – 400
+   * days, and at least `tokenTtlSeconds`: no token expires later than this
+   * after its `auth_time`. A user who comes back within a token's lifetime
+   * stays signed in up to this long.
+   * @default 2592000 (30 days)
+   */
+  maxSessionSeconds?: number | undefined;
   /** Allowed clock skew when validating `exp`, `iat` and `nbf`, 0–300 s. @default 30 */
-  clockToleranceSeconds?: number;
+  clockToleranceSeconds?: number | undefined;
   /** How long to wait for one store call before failing closed, 1–60000 ms. @default 5000 */
-  storeTimeoutMs?: number;
+  storeTimeoutMs?: number | undefined;
   /** How long to wait for the mailer before failing closed, 1–120000 ms. @default 10000 */
-  mailerTimeoutMs?: number;
+  mailerTimeoutMs?: number | undefined;
   /**
    * The clock, in milliseconds since the epoch. Every time decision (code
    * expiry, limits, token `iat`/`exp` and validation) goes through it.
    * @default Date.now
    */
-  now?: () => number;
+  now?: (() => number) | undefined;
   /**
    * Makes a code of `length` digits. It must use a CSPRNG and return exactly
    * `length` ASCII digits; anything else is refused with a `TypeError`.
    * @default uniform digits from `crypto.randomInt`
    */
-  generateCode?: (length: number) => string;
+  generateCode?: ((length: number) => string) | undefined;
   /**
    * Asymmetric keys for tokens that other services verify offline with
    * `np.jwks()`: Ed25519 (EdDSA) or P-256 (ES256), as JWKs or `KeyObject`s.
@@ -113,32 +130,49 @@ export interface NpUserOptions {
    * accepted. `npx npuser keys generate` prints a new key.
    * @default HS256 with a key derived from `secret`
    */
-  signingKeys?: readonly SigningKeyInput[];
+  signingKeys?: readonly SigningKeyInput[] | undefined;
   /**
    * Put the canonical address in the token as `email` (with `email_verified: true`).
    * Off by default: a token then says who someone is in this app and nothing more.
    * @default false
    */
-  includeEmail?: boolean;
+  includeEmail?: boolean | undefined;
   /**
    * Adds the app's own claims to each token. It cannot replace a registered
    * claim (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `email`): naming one is a `TypeError`.
    * @default undefined (no app claims)
    */
-  tokenClaims?: (context: TokenClaimsContext) => Record<string, unknown> | Promise<Record<string, unknown>>;
+  tokenClaims?: ((context: TokenClaimsContext) => Record<string, unknown> | Promise<Record<string, unknown>>) | undefined;
   /**
    * Check the revocation list (`revokeToken`) in `validateToken`: one store
    * read per validation. Turn it off for purely stateless validation; then
    * `revokeToken` is refused with a `TypeError`.
    * @default true
    */
-  checkRevocation?: boolean;
+  checkRevocation?: boolean | undefined;
+  /**
+   * Decides who may sign in, given the canonical address, before any code is
+   * made or mailed. A refused address gets the same answer as an allowed one
+   * after the same store work and about the same time (it waits as long as
+   * recent sends took), and no mail: the list cannot be probed from outside.
+   * Its errors reject `requestCode` as they are.
+   * @default undefined (every valid address may sign in)
+   */
+  allowEmail?: ((email: string) => boolean | Promise<boolean>) | undefined;
+  /**
+   * Runs after a code was verified and consumed, before `verifyCode`
+   * resolves: where an app creates or updates its own user row (npuser keeps
+   * none). If it throws, `verifyCode` rejects with its error and the code is
+   * spent; the user requests a new one.
+   * @default undefined
+   */
+  onSignIn?: ((context: SignInContext) => void | Promise<void>) | undefined;
   /**
    * Told about sign-in events. It receives pseudonyms and reasons only; its
    * errors and rejections are ignored so that a listener cannot break sign-in.
    * @default undefined (no listener)
    */
-  onEvent?: (event: NpUserEvent) => void | Promise<void>;
+  onEvent?: ((event: NpUserEvent) => void | Promise<void>) | undefined;
 }
 
 /**
@@ -175,6 +209,8 @@ export const DEFAULTS = Object.freeze({
   maxVerificationsPerClientPerHour: 60,
   /** Token lifetime in seconds. */
   tokenTtlSeconds: 3600,
+  /** The longest a sign-in lasts across refreshed tokens, in seconds (30 days). */
+  maxSessionSeconds: 30 * 24 * 3600,
   /** Allowed clock skew on `exp`, `iat` and `nbf`, in seconds. */
   clockToleranceSeconds: 30,
   /** Wait for one store call before failing closed, in milliseconds. */
@@ -235,6 +271,7 @@ export const OPTION_BOUNDS: Readonly<Record<NumericOption, OptionBound>> = Objec
   maxCodesPerClientPerHour: { min: 1, max: 10_000 },
   maxVerificationsPerClientPerHour: { min: 1, max: 10_000 },
   tokenTtlSeconds: { min: 60, max: 30 * 24 * 3600 },
+  maxSessionSeconds: { min: 60, max: 400 * 24 * 3600 },
   clockToleranceSeconds: { min: 0, max: 300 },
   storeTimeoutMs: { min: 1, max: 60_000 },
   mailerTimeoutMs: { min: 1, max: 120_000 },
@@ -262,6 +299,8 @@ export interface ResolvedOptions extends Readonly<Record<NumericOption, number>>
   readonly includeEmail: boolean;
   readonly tokenClaims: NpUserOptions['tokenClaims'];
   readonly checkRevocation: boolean;
+  readonly allowEmail: NpUserOptions['allowEmail'];
+  readonly onSignIn: NpUserOptions['onSignIn'];
 }
 
 function fail(name: string, expectation: string): never {
@@ -320,6 +359,8 @@ function hasMethods(name: string, value: unknown, methods: readonly string[]): v
 
 /**
  * Apply defaults, enforce bounds and freeze.
+ * @throws TypeError for a bad option, and without a `mailer` under
+ * `NODE_ENV=production` (the console mailer would print codes to the log).
  * @internal
  */
 export function resolveOptions(options: NpUserOptions): ResolvedOptions {
@@ -330,9 +371,15 @@ export function resolveOptions(options: NpUserOptions): ResolvedOptions {
   const o = { ...options } as Partial<Record<keyof NpUserOptions, unknown>>;
   if (o.store !== undefined) hasMethods('store', o.store, ['set', 'get', 'consume', 'delete', 'increment']);
   if (o.mailer !== undefined) hasMethods('mailer', o.mailer, ['send']);
+  else if (process.env.NODE_ENV === 'production') {
+    fail('mailer', 'is required when NODE_ENV=production; the default console mailer would print codes to the log');
+  }
   const numeric = Object.fromEntries(
     (Object.keys(OPTION_BOUNDS) as NumericOption[]).map((name) => [name, integer(name, o[name])]),
   ) as Record<NumericOption, number>;
+  if (numeric.maxSessionSeconds < numeric.tokenTtlSeconds) {
+    fail('maxSessionSeconds', 'must be at least tokenTtlSeconds: a token cannot outlive its sign-in');
+  }
   return Object.freeze({
     ...numeric,
     secret: secretBytes('secret', o.secret),
@@ -349,5 +396,37 @@ export function resolveOptions(options: NpUserOptions): ResolvedOptions {
     includeEmail: flag('includeEmail', o.includeEmail, DEFAULTS.includeEmail),
     tokenClaims: optionalFunction('tokenClaims', o.tokenClaims) as ResolvedOptions['tokenClaims'],
     checkRevocation: flag('checkRevocation', o.checkRevocation, DEFAULTS.checkRevocation),
+    allowEmail: optionalFunction('allowEmail', o.allowEmail) as ResolvedOptions['allowEmail'],
+    onSignIn: optionalFunction('onSignIn', o.onSignIn) as ResolvedOptions['onSignIn'],
   });
+}
+
+/**
+ * The per-call options of `validateToken`: the maximum token age, if any.
+ * @throws TypeError when `options` is not an object or `maxTokenAgeSeconds`
+ * is not a non-negative integer.
+ * @internal
+ */
+export function resolveValidateOptions(options: unknown): number | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new TypeError('npuser: validateToken options must be an object');
+  const { maxTokenAgeSeconds } = options as { maxTokenAgeSeconds?: unknown };
+  if (maxTokenAgeSeconds === undefined) return undefined;
+  if (typeof maxTokenAgeSeconds !== 'number' || !Number.isInteger(maxTokenAgeSeconds) || maxTokenAgeSeconds < 0) {
+    throw new TypeError('npuser: validateToken options.maxTokenAgeSeconds must be a non-negative integer');
+  }
+  return maxTokenAgeSeconds;
+}
+
+// What npuser's subjects look like: base64url of an HMAC-SHA256 (32 bytes, 43 characters).
+const SUBJECT = /^[A-Za-z0-9_-]{43}$/;
+
+/**
+ * @throws TypeError when `subject` is not shaped like a subject npuser issues.
+ * @internal
+ */
+export function checkSubject(subject: unknown): asserts subject is string {
+  if (typeof subject !== 'string' || !SUBJECT.test(subject)) {
+    throw new TypeError("npuser: subject must be a token's sub (43 base64url characters)");
+  }
 }

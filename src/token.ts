@@ -3,14 +3,27 @@ import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 
 import { NpUserError } from './errors.js';
 import { randomId } from './lib/keys.js';
 import type { ResolvedSigningKey } from './lib/signing-keys.js';
-import type { TokenClaims, ValidateTokenResult } from './types.js';
+import type { TokenClaims, TokenClaimsContext, ValidateTokenResult } from './types.js';
 
 /** The `typ` header of every npuser token (RFC 8725 §3.11 explicit typing). @internal */
 export const TOKEN_TYPE = 'npuser+jwt';
 /** The one algorithm accepted for tokens signed with the key derived from `secret`. @internal */
 export const HMAC_ALGORITHM = 'HS256';
 /** Claims npuser sets itself; app claims can never replace them. @internal */
-export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'email']);
+export const REGISTERED_CLAIMS: ReadonlySet<string> = new Set([
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'auth_time',
+  'email',
+  'email_verified',
+]);
+/** Claims every npuser token carries. @internal */
+export const REQUIRED_CLAIMS = ['iss', 'aud', 'sub', 'iat', 'exp', 'jti', 'auth_time'] as const;
 // Far above any token npuser issues (about 300 bytes), far below abuse.
 const MAX_TOKEN_LENGTH = 4096;
 // Exactly three base64url segments, checked before jose parses anything.
@@ -25,25 +38,78 @@ export interface TokenSettings {
   readonly issuer: string;
   readonly audience: string;
   readonly ttlSeconds: number;
+  /** No token outlives its sign-in (`auth_time`) by more than this, however often it is refreshed. */
+  readonly maxSessionSeconds: number;
   readonly clockToleranceSeconds: number;
 }
 
+/** What the app opted into: `includeEmail` and its `tokenClaims` callback. @internal */
+export interface ClaimOptions {
+  readonly includeEmail: boolean;
+  readonly tokenClaims: ((context: TokenClaimsContext) => Record<string, unknown> | Promise<Record<string, unknown>>) | undefined;
+}
+
 /**
- * Sign a token for `subject` at `nowMs`. Claims are iss, aud, sub, iat, exp
- * and jti, plus what the app opted into (`extraClaims`, already checked to
- * name no registered claim except `email`).
+ * The claims a new sign-in adds to the registered ones: the app's own
+ * (`tokenClaims`), which may not name a registered claim, and the address
+ * when `includeEmail` is on.
+ *
+ * @throws TypeError when `tokenClaims` returns something other than a plain
+ * object or names a registered claim.
+ * @internal
+ */
+export async function signInClaims(options: ClaimOptions, subject: string, email: string): Promise<Record<string, unknown>> {
+  const claims: Record<string, unknown> = {};
+  const fromApp: unknown = options.tokenClaims ? await options.tokenClaims({ subject, email }) : undefined;
+  if (fromApp !== undefined) {
+    if (typeof fromApp !== 'object' || fromApp === null || Array.isArray(fromApp)) {
+      throw new TypeError('npuser: options.tokenClaims must return a plain object');
+    }
+    for (const [name, value] of Object.entries(fromApp)) {
+      if (REGISTERED_CLAIMS.has(name)) throw new TypeError(`npuser: options.tokenClaims cannot set the registered claim "${name}"`);
+      claims[name] = value;
+    }
+  }
+  if (options.includeEmail) {
+    claims.email = email;
+    claims.email_verified = true;
+  }
+  return claims;
+}
+
+/**
+ * The claims a refreshed token carries over from the one it replaces: all but
+ * those npuser sets anew (`email` and `email_verified` do carry over: the
+ * sign-in that proved them is the same).
+ * @internal
+ */
+export function carriedClaims(claims: TokenClaims): Record<string, unknown> {
+  const carried: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(claims)) {
+    if (!REGISTERED_CLAIMS.has(name) || name === 'email' || name === 'email_verified') carried[name] = value;
+  }
+  return carried;
+}
+
+/**
+ * Sign a token for `subject` at `nowMs`, for the sign-in made at
+ * `authTimeSeconds`. Claims are iss, aud, sub, iat, exp, jti and auth_time,
+ * plus `extraClaims` (already checked to name no registered claim but
+ * `email` and `email_verified`). `exp` is the token lifetime from now, but
+ * never later than `maxSessionSeconds` after the sign-in.
  * @internal
  */
 export async function signToken(
   settings: TokenSettings,
   subject: string,
   nowMs: number,
+  authTimeSeconds: number,
   extraClaims: Readonly<Record<string, unknown>> = {},
 ): Promise<{ token: string; expiresAt: Date }> {
   const issuedAt = Math.floor(nowMs / 1000);
-  const expiresAt = issuedAt + settings.ttlSeconds;
+  const expiresAt = Math.min(issuedAt + settings.ttlSeconds, authTimeSeconds + settings.maxSessionSeconds);
   const signer = settings.signingKeys?.[0];
-  const jwt = new SignJWT({ ...extraClaims })
+  const jwt = new SignJWT({ ...extraClaims, auth_time: authTimeSeconds })
     .setProtectedHeader(
       signer ? { alg: signer.alg, typ: TOKEN_TYPE, kid: signer.kid } : { alg: HMAC_ALGORITHM, typ: TOKEN_TYPE },
     )
@@ -105,7 +171,7 @@ export async function verifyToken(
       typ: TOKEN_TYPE,
       issuer: settings.issuer,
       audience: settings.audience,
-      requiredClaims: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti'],
+      requiredClaims: [...REQUIRED_CLAIMS],
       clockTolerance: settings.clockToleranceSeconds,
       // With a maximum age jose also refuses an `iat` in the future beyond tolerance.
       maxTokenAge: Math.min(maxTokenAgeSeconds, settings.ttlSeconds),
@@ -117,14 +183,23 @@ export async function verifyToken(
     if (err instanceof joseErrors.JWTExpired) throw new NpUserError('ERR_NPUSER_TOKEN_EXPIRED');
     throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
   }
-  const { sub, iat, exp, jti } = payload;
-  if (typeof sub !== 'string' || typeof jti !== 'string' || typeof iat !== 'number' || typeof exp !== 'number') {
+  const { sub, iat, exp, jti, auth_time: authTime } = payload;
+  if (
+    typeof sub !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number' ||
+    typeof authTime !== 'number' ||
+    !Number.isSafeInteger(authTime) ||
+    authTime > iat
+  ) {
     throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
   }
   return {
     subject: sub,
     issuedAt: new Date(iat * 1000),
     expiresAt: new Date(exp * 1000),
+    authenticatedAt: new Date(authTime * 1000),
     tokenId: jti,
     claims: payload as TokenClaims,
   };

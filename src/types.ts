@@ -218,21 +218,26 @@ export interface Mailer {
 
 /**
  * What the app knows about the caller, passed to `requestCode` and `verifyCode`.
+ * Each property may be left out or `undefined` (so `{ clientKey: req.ip }`
+ * type-checks where `req.ip` may be `undefined`); both mean "not known".
  *
  * @example
  * ```ts
  * import type { RequestContext } from 'npuser';
- * const context: RequestContext = { clientKey: req.socket.remoteAddress ?? 'unknown', locale: 'fr' };
+ * const context: RequestContext = { clientKey: req.socket.remoteAddress, locale: 'fr' };
  * ```
  */
 export interface RequestContext {
   /**
-   * Identifies the client (an IP address, a device id) for per-client limits.
-   * It is stored only as a keyed hash. Without it, per-client limits do not apply.
+   * Identifies the client for per-client limits: the end user's IP address
+   * (behind a proxy, the one the proxy saw, never the proxy's own), or a
+   * device id. It is stored only as a keyed hash. Without it, per-client
+   * limits do not apply; if every user shares one value (a load balancer's
+   * address), they all share one budget and lock each other out.
    */
-  readonly clientKey?: string;
+  readonly clientKey?: string | undefined;
   /** The reader's language (BCP 47), passed on to the mailer. */
-  readonly locale?: string;
+  readonly locale?: string | undefined;
 }
 
 /**
@@ -276,7 +281,7 @@ export interface VerifyCodeResult {
  * @example
  * ```ts
  * import type { TokenClaims } from 'npuser';
- * const claims: TokenClaims = { iss: 'npuser', aud: 'my-app', sub: 'x', iat: 1, exp: 2, jti: 'y' };
+ * const claims: TokenClaims = { iss: 'npuser', aud: 'my-app', sub: 'x', iat: 1, exp: 2, jti: 'y', auth_time: 1 };
  * ```
  */
 export interface TokenClaims {
@@ -292,6 +297,8 @@ export interface TokenClaims {
   readonly exp: number;
   /** The token's unique id: 128 random bits, base64url. */
   readonly jti: string;
+  /** When the code was verified (the sign-in), in seconds since the epoch; refreshed tokens keep it. */
+  readonly auth_time: number;
   /** Any further claim of the verified payload. */
   readonly [claim: string]: unknown;
 }
@@ -326,7 +333,7 @@ export interface TokenClaimsContext {
  */
 export interface ValidateTokenOptions {
   /** Refuse (as expired) a token issued longer ago than this, even if its `exp` is later. */
-  readonly maxTokenAgeSeconds?: number;
+  readonly maxTokenAgeSeconds?: number | undefined;
 }
 
 /**
@@ -344,10 +351,74 @@ export interface ValidateTokenResult {
   readonly issuedAt: Date;
   /** The token's `exp`. */
   readonly expiresAt: Date;
+  /** The token's `auth_time`: when the code was verified; refreshed tokens keep it. */
+  readonly authenticatedAt: Date;
   /** The token's `jti`: 128 random bits, base64url. */
   readonly tokenId: string;
   /** Every claim of the verified payload. */
   readonly claims: TokenClaims;
+}
+
+/**
+ * What `refreshToken` resolves to: a new token for the same sign-in.
+ *
+ * @example
+ * ```ts
+ * const { token, expiresAt } = await np.refreshToken(oldToken);
+ * ```
+ */
+export interface RefreshTokenResult {
+  /** The new signed JWT, with a new `jti` and the same `sub` and `auth_time`. */
+  readonly token: string;
+  /** The token's `sub`. */
+  readonly subject: string;
+  /** When the new token expires: never later than `maxSessionSeconds` after the sign-in. */
+  readonly expiresAt: Date;
+}
+
+/**
+ * What the `onSignIn` option receives after a code was verified.
+ *
+ * @example
+ * ```ts
+ * import { NpUser, type SignInContext } from 'npuser';
+ * const np = new NpUser({
+ *   secret: process.env.NPUSER_SECRET!,
+ *   onSignIn: async ({ subject }: SignInContext) => {
+ *     await db.query('insert into users (id) values ($1) on conflict do nothing', [subject]);
+ *   },
+ * });
+ * ```
+ */
+export interface SignInContext {
+  /** The token's `sub`: this app's pseudonym for the address, the id to key your own user row by. */
+  readonly subject: string;
+  /** The canonical address that just proved control of its mailbox. */
+  readonly email: string;
+}
+
+/**
+ * The calls an app makes to sign users in, which both `NpUser` (in-process)
+ * and `NpUserClient` (`npuser/client`, the service over HTTP) offer with the
+ * same shapes and the same errors: code written against it moves between the
+ * two by changing the line that creates the object.
+ *
+ * @example
+ * ```ts
+ * import { NpUser, type NpUserApi } from 'npuser';
+ * const auth: NpUserApi = new NpUser({ secret: process.env.NPUSER_SECRET! });
+ * await auth.requestCode('ada@example.com');
+ * ```
+ */
+export interface NpUserApi {
+  /** Mail a new code to `email`; see `NpUser.requestCode`. */
+  requestCode(email: string, context?: RequestContext): Promise<RequestCodeResult>;
+  /** Check a code once and return a signed token; see `NpUser.verifyCode`. */
+  verifyCode(email: string, code: string, context?: RequestContext): Promise<VerifyCodeResult>;
+  /** Check a token; see `NpUser.validateToken`. */
+  validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResult>;
+  /** Revoke a token before it expires; see `NpUser.revokeToken`. */
+  revokeToken(token: string): Promise<void>;
 }
 
 /**
@@ -371,9 +442,13 @@ export type NpUserEventType =
  * Why an event happened.
  *
  * - `sent`: a code was mailed (`code.requested`).
+ * - `not-allowed`: `allowEmail` refused the address; nothing was mailed, and
+ *   the caller got the same answer as for a sent code (`code.requested`).
  * - `verified`: a code was accepted (`code.verified`).
- * - `wrong-code`, `no-pending-code`: a failed verification (`code.failed`).
- * - `attempts-exhausted`: the code is burned (`code.failed`).
+ * - `wrong-code`: a failed verification (`code.failed`): the code was wrong,
+ *   expired, already used or never sent. One reason for all of them, so a log
+ *   of events does not tell whether a code was pending either.
+ * - `attempts-exhausted`: too many wrong codes since the last one was sent (`code.failed`).
  * - `failures-exhausted`: the address reached its failure budget (`address.locked`).
  * - `address-locked`: a verification (`code.failed`) or a request (`rate.limited`) while the
  *   address is locked.
@@ -387,9 +462,9 @@ export type NpUserEventType =
  */
 export type NpUserEventReason =
   | 'sent'
+  | 'not-allowed'
   | 'verified'
   | 'wrong-code'
-  | 'no-pending-code'
   | 'attempts-exhausted'
   | 'failures-exhausted'
   | 'address-locked'

@@ -114,9 +114,18 @@ describe('new NpUser(options): hostile options', () => {
   });
 
   it.each(Object.entries(OPTION_BOUNDS))('%s accepts exactly its bounds', (name, { min, max }) => {
+    // A session is at least one token long, so the shortest session needs the shortest token.
+    const fit = name === 'maxSessionSeconds' ? { tokenTtlSeconds: OPTION_BOUNDS.tokenTtlSeconds.min } : {};
     for (const value of [min, max]) {
-      expect(() => new NpUser({ secret: SECRET, mailer: memoryMailer(), [name]: value })).not.toThrow();
+      expect(() => new NpUser({ secret: SECRET, mailer: memoryMailer(), ...fit, [name]: value })).not.toThrow();
     }
+  });
+
+  it('maxSessionSeconds shorter than tokenTtlSeconds is refused: no token may outlive its sign-in', () => {
+    expect(() => new NpUser({ secret: SECRET, mailer: memoryMailer(), tokenTtlSeconds: 7200, maxSessionSeconds: 3600 })).toThrow(
+      /options\.maxSessionSeconds must be at least tokenTtlSeconds/,
+    );
+    expect(() => new NpUser({ secret: SECRET, mailer: memoryMailer(), tokenTtlSeconds: 3600, maxSessionSeconds: 3600 })).not.toThrow();
   });
 
   const SECRETS: readonly (readonly [string, unknown])[] = [
@@ -240,7 +249,7 @@ describe('NODE_ENV=production', () => {
     expect(err).toBeInstanceOf(TypeError);
     expect((err as Error).message).toMatch(/options\.mailer/);
     expect((err as Error).message).toMatch(/production/);
-    expect(thrown(() => new NpUser({ secret: SECRET, mailer: undefined as unknown as Mailer }))).toBeInstanceOf(TypeError);
+    expect(thrown(() => new NpUser({ secret: SECRET, mailer: undefined }))).toBeInstanceOf(TypeError);
   });
 
   it('consoleMailer() is refused unless { force: true } (exactly true)', () => {

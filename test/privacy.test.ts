@@ -177,20 +177,20 @@ describe('privacy: events', () => {
 });
 
 describe('privacy: tokens', () => {
-  it('carry exactly iss, aud, sub, iat, exp, jti and no address anywhere', async () => {
+  it('carry exactly iss, aud, sub, iat, exp, jti, auth_time and no address anywhere', async () => {
     const s = setup();
     const { token, subject } = await fullFlow(s);
     const [header, payload, signature] = token.split('.');
     expect(signature).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(Object.keys(decodeSegment(header!)).sort()).toEqual(['alg', 'typ']);
     const claims = decodeSegment(payload!);
-    expect(Object.keys(claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
+    expect(Object.keys(claims).sort()).toEqual(['aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'sub']);
     expect(claims.sub).toBe(subject);
     const decoded = [token, JSON.stringify(decodeSegment(header!)), JSON.stringify(claims)];
     expectNothingSensitive(decoded, 'the token');
     const validated = await s.np.validateToken(token);
     expectNothingSensitive([JSON.stringify(validated)], 'the validated token');
-    expect(Object.keys(validated.claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
+    expect(Object.keys(validated.claims).sort()).toEqual(['aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'sub']);
   });
 });
 

@@ -28,8 +28,9 @@ interface Forge {
 /** A token signed with the app's own key (unless `key` says otherwise) and whatever we like. */
 async function forge(nowMs: number, { alg = 'HS256', header = {}, claims = {}, omit = [], key = signingKey }: Forge = {}) {
   const iat = Math.floor(nowMs / 1000);
+  const base = { iss: 'npuser', aud: 'npuser', sub: 'someone', iat, exp: iat + 3600, jti: 'abcdefghijklmnopqrstuv', auth_time: iat - 60 };
   const payload = Object.fromEntries(
-    Object.entries({ iss: 'npuser', aud: 'npuser', sub: 'someone', iat, exp: iat + 3600, jti: 'abcdefghijklmnopqrstuv', ...claims }).filter(
+    Object.entries({ ...base, ...claims }).filter(
       ([claim]) => !omit.includes(claim),
     ),
   );
@@ -42,12 +43,13 @@ afterEach(() => {
 });
 
 describe('issued tokens', () => {
-  it('carry exactly iss, aud, sub, iat, exp, jti, with header alg HS256 and typ npuser+jwt, and no email', async () => {
+  it('carry exactly iss, aud, sub, iat, exp, jti, auth_time, with header alg HS256 and typ npuser+jwt, and no email', async () => {
     const { token, clock } = await validToken();
     expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', typ: 'npuser+jwt' });
     const payload = decodeJwt(token);
-    expect(Object.keys(payload).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
+    expect(Object.keys(payload).sort()).toEqual(['aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'sub']);
     expect(payload.iat).toBe(Math.floor(clock.now() / 1000));
+    expect(payload.auth_time).toBe(payload.iat);
     expect(payload.exp).toBe(payload.iat! + 3600);
     expect(payload.jti).toMatch(/^[A-Za-z0-9_-]{22}$/); // 128 bits
     expect(Buffer.from(token.split('.')[1]!, 'base64url').toString()).not.toContain('example');
@@ -152,6 +154,9 @@ describe('token validation: forged claims signed with the right key', () => {
     ['no iat', { omit: ['iat'] }],
     ['no jti', { omit: ['jti'] }],
     ['exp as a string', { claims: { exp: '9999999999' } }],
+    ['no auth_time', { omit: ['auth_time'] }],
+    ['auth_time as a string', { claims: { auth_time: '1' } }],
+    ['auth_time after iat', { claims: { auth_time: 4_102_444_800 } }],
   ];
   for (const [name, forgery] of cases) {
     it(`refuses ${name}`, async () => {
@@ -166,7 +171,7 @@ describe('token validation: forged claims signed with the right key', () => {
     const iat = Math.floor(clock.now() / 1000);
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const header = encode({ alg: 'HS256', typ: 'npuser+jwt', crit: ['x-npuser'], 'x-npuser': 1 });
-    const payload = encode({ iss: 'npuser', aud: 'npuser', sub: 's', iat, exp: iat + 60, jti: 'j' });
+    const payload = encode({ iss: 'npuser', aud: 'npuser', sub: 's', iat, exp: iat + 60, jti: 'j', auth_time: iat });
     const signature = createHmac('sha256', signingKey).update(`${header}.${payload}`).digest('base64url');
     await expectRefused(np, `${header}.${payload}.${signature}`);
     // The same assembly without `crit` is accepted, so the refusal is about `crit`.

@@ -52,8 +52,8 @@ export function booleanOption(who: string, name: string, value: unknown, fallbac
  * A function option, or `undefined` when it is not given.
  * @internal
  */
-export function functionOption<F extends (...args: never[]) => unknown>(who: string, name: string, value: unknown): F | undefined {
+export function functionOption(who: string, name: string, value: unknown): ((...args: never[]) => unknown) | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw optionError(who, name, 'must be a function');
-  return value as F;
+  return value as (...args: never[]) => unknown;
 }

@@ -23,9 +23,11 @@ export function isAborted(signal: AbortSignal | undefined): boolean {
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   work.catch(ignore);
   if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
+  return new Promise<T>((resolve, rejectWith) => {
+    // Whatever the signal or the work rejects with is passed on as it is.
+    const reject: (reason: unknown) => void = rejectWith;
     const onAbort = (): void => {
-      reject(signal.reason as Error);
+      reject(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(
@@ -35,7 +37,7 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
+        reject(err);
       },
     );
   });
@@ -71,4 +73,74 @@ export function withDeadline<T>(call: (signal: AbortSignal) => T | PromiseLike<T
 
 function ignore(): undefined {
   return undefined;
+}
+
+interface Watched {
+  readonly deadline: number;
+  readonly expire: () => void;
+}
+
+/**
+ * One deadline for many calls of the same kind: a timer per call (even
+ * `AbortSignal.timeout`) costs more than a call to an in-memory store, so
+ * calls in flight are kept in a set that one timer sweeps while the set is
+ * not empty. A call is abandoned at most one sweep interval (a tenth of the
+ * timeout) after its deadline. The timer never keeps the process alive.
+ * @internal
+ */
+export class Deadlines {
+  readonly #timeoutMs: number;
+  readonly #intervalMs: number;
+  readonly #inFlight = new Set<Watched>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    this.#intervalMs = Math.max(1, Math.ceil(timeoutMs / 10));
+  }
+
+  /**
+   * Settle as `work` settles, or reject with `onTimeout()` once the timeout
+   * has passed. A late rejection of abandoned work is handled.
+   */
+  bound<T>(work: Promise<T>, onTimeout: () => Error): Promise<T> {
+    return new Promise<T>((resolve, rejectWith) => {
+      const reject: (reason: unknown) => void = rejectWith;
+      const watched: Watched = {
+        deadline: performance.now() + this.#timeoutMs,
+        expire: () => {
+          reject(onTimeout());
+        },
+      };
+      this.#inFlight.add(watched);
+      if (this.#timer === undefined) this.#timer = this.#start();
+      work.then(
+        (value) => {
+          this.#inFlight.delete(watched);
+          resolve(value);
+        },
+        (err: unknown) => {
+          this.#inFlight.delete(watched);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  #start(): ReturnType<typeof setInterval> {
+    const timer = setInterval(() => {
+      const now = performance.now();
+      for (const watched of this.#inFlight) {
+        if (watched.deadline > now) continue;
+        this.#inFlight.delete(watched);
+        watched.expire();
+      }
+      if (this.#inFlight.size === 0) {
+        clearInterval(timer);
+        this.#timer = undefined;
+      }
+    }, this.#intervalMs);
+    timer.unref();
+    return timer;
+  }
 }

@@ -1,5 +1,7 @@
 import { NpUserError } from '../errors.js';
-import type { CodeStore, StoreCounter, StoreEntry } from '../types.js';
+import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
+import { parseCounter } from './code-record.js';
+import { Deadlines } from './deadline.js';
 
 function storeFailed(cause: unknown): NpUserError {
   return new NpUserError('ERR_NPUSER_STORE_FAILED', { cause });
@@ -14,20 +16,45 @@ const isPositiveInteger = (n: unknown): n is number => Number.isSafeInteger(n) &
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 /**
+ * Whether `step`'s stop condition holds for `result`. npuser decides this
+ * itself, on replies it has already checked, rather than trusting where a
+ * store says it stopped: a transaction that stops at its last step has as
+ * many results as one that ran through.
+ * @internal
+ */
+export function stepStopped(step: StoreStep, result: StoreStepResult): boolean {
+  if (step.op === 'get') {
+    const entry = result as StoreEntry | undefined;
+    if (entry === undefined) return false;
+    if (step.stopIfPresent === true) return true;
+    return step.stopIfCountAtLeast !== undefined && parseCounter(entry.value) >= step.stopIfCountAtLeast;
+  }
+  if (step.op === 'increment') {
+    return step.stopIfCountAbove !== undefined && (result as StoreCounter).count > step.stopIfCountAbove;
+  }
+  return false;
+}
+
+/**
  * A CodeStore seen through npuser's fail-closed rules: every call is bounded
- * by a timeout, every error becomes `ERR_NPUSER_STORE_FAILED`, and every reply
+ * by a deadline, every error becomes `ERR_NPUSER_STORE_FAILED`, and every reply
  * is checked against the contract, so a broken store can refuse a sign-in
- * but never grant one. Keys reaching the store are already hashes, so keeping
- * the store's error as the cause reveals no address.
+ * but never grant one. Keys reaching the store are already hashes.
+ *
+ * `transact` uses the store's own `transact` when it has one (one round
+ * trip, atomic as a whole), and otherwise runs the steps one by one with the
+ * single methods, each atomic on its own, stopping where the store would.
  * @internal
  */
 export class GuardedStore {
   readonly #store: CodeStore;
   readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
 
   constructor(store: CodeStore, timeoutMs: number) {
     this.#store = store;
     this.#timeoutMs = timeoutMs;
+    this.#deadlines = new Deadlines(timeoutMs);
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -35,16 +62,7 @@ export class GuardedStore {
   }
 
   async get(key: string): Promise<StoreEntry | undefined> {
-    return this.#call(
-      'get',
-      () => this.#store.get(key),
-      // Typed as the contract promises, checked as what a broken store may really return.
-      (entry: unknown) => {
-        if (entry === undefined) return undefined;
-        if (!isRecord(entry) || typeof entry.value !== 'string' || !isPositive(entry.ttlMs)) throw garbage('get');
-        return { value: entry.value, ttlMs: entry.ttlMs };
-      },
-    );
+    return this.#call('get', () => this.#store.get(key), checkEntry);
   }
 
   /**
@@ -57,11 +75,7 @@ export class GuardedStore {
       'consume',
       // `expected` is passed only when given: a store sees `consume(key)` exactly as before.
       () => (expected === undefined ? this.#store.consume(key) : this.#store.consume(key, expected)),
-      (value: unknown) => {
-        if (value === undefined) return undefined;
-        if (typeof value !== 'string' || (expected !== undefined && value !== expected)) throw garbage('consume');
-        return value;
-      },
+      (value) => checkConsumed(value, expected),
     );
   }
 
@@ -70,36 +84,118 @@ export class GuardedStore {
   }
 
   async increment(key: string, ttlMs: number): Promise<StoreCounter> {
-    return this.#call(
-      'increment',
-      () => this.#store.increment(key, ttlMs),
-      (counter: unknown) => {
-        if (!isRecord(counter) || !isPositiveInteger(counter.count) || !isPositive(counter.ttlMs)) throw garbage('increment');
-        return { count: counter.count, ttlMs: counter.ttlMs };
-      },
-    );
+    return this.#call('increment', () => this.#store.increment(key, ttlMs), checkCounter);
   }
 
   /**
-   * Run one store operation under the timeout and read its reply with `check`,
-   * inside the same guard: even a reply whose getters throw fails closed.
+   * Run `steps` as one transaction; resolves with the checked result of every
+   * step that ran. Use {@link stepStopped} on the last one to learn whether
+   * the transaction was cut short.
+   */
+  async transact(steps: readonly StoreStep[]): Promise<StoreStepResult[]> {
+    const store = this.#store;
+    if (typeof store.transact !== 'function') return this.#transactOneByOne(steps);
+    return this.#call(
+      'transact',
+      () => (store.transact as NonNullable<CodeStore['transact']>).call(store, steps),
+      (reply) => checkTransaction(steps, reply),
+    );
+  }
+
+  async #transactOneByOne(steps: readonly StoreStep[]): Promise<StoreStepResult[]> {
+    const results: StoreStepResult[] = [];
+    for (const step of steps) {
+      const result = await this.#step(step);
+      results.push(result);
+      if (stepStopped(step, result)) break;
+    }
+    return results;
+  }
+
+  #step(step: StoreStep): Promise<StoreStepResult> {
+    switch (step.op) {
+      case 'get':
+        return this.get(step.key);
+      case 'increment':
+        return this.increment(step.key, step.ttlMs);
+      case 'set':
+        return this.set(step.key, step.value, step.ttlMs).then(ignore);
+      case 'delete':
+        return this.delete(step.key).then(ignore);
+      case 'consume':
+        return this.consume(step.key, step.expected);
+    }
+  }
+
+  /**
+   * Run one store operation under the deadline and read its reply with
+   * `check`, inside the same guard: even a reply whose getters throw fails closed.
    */
   async #call<R>(operation: string, run: () => Promise<unknown>, check: (reply: unknown) => R): Promise<R> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(storeFailed(new Error(`store.${operation}() did not answer within ${this.#timeoutMs} ms`)));
-      }, this.#timeoutMs);
-    });
     try {
-      // `then` turns a synchronous throw into a rejection; `race` keeps a late
-      // rejection of a timed-out call handled, so it never goes unhandled.
-      return check(await Promise.race([Promise.resolve().then(run), timeout]));
+      // `then` turns a synchronous throw of the store into a rejection.
+      const reply = await this.#deadlines.bound(
+        Promise.resolve().then(run),
+        () => new Error(`store.${operation}() did not answer within ${this.#timeoutMs} ms`),
+      );
+      return check(reply);
     } catch (err) {
       throw err instanceof NpUserError ? err : storeFailed(err);
-    } finally {
-      clearTimeout(timer);
     }
+  }
+}
+
+// Typed as the contract promises, checked as what a broken store may really return.
+function checkEntry(entry: unknown): StoreEntry | undefined {
+  if (entry === undefined) return undefined;
+  if (!isRecord(entry) || typeof entry.value !== 'string' || !isPositive(entry.ttlMs)) throw garbage('get');
+  return { value: entry.value, ttlMs: entry.ttlMs };
+}
+
+function checkCounter(counter: unknown): StoreCounter {
+  if (!isRecord(counter) || !isPositiveInteger(counter.count) || !isPositive(counter.ttlMs)) throw garbage('increment');
+  return { count: counter.count, ttlMs: counter.ttlMs };
+}
+
+function checkConsumed(value: unknown, expected: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || (expected !== undefined && value !== expected)) throw garbage('consume');
+  return value;
+}
+
+/**
+ * A transaction's reply: one checked result per step that ran, and exactly
+ * as many as the stop conditions allow. A store that ran past a stop, or
+ * stopped where no condition held, broke the contract: that fails closed.
+ */
+function checkTransaction(steps: readonly StoreStep[], reply: unknown): StoreStepResult[] {
+  if (!Array.isArray(reply) || reply.length === 0 || reply.length > steps.length) throw garbage('transact');
+  const results: StoreStepResult[] = [];
+  for (const [index, step] of steps.entries()) {
+    if (index >= reply.length) break;
+    const raw: unknown = reply[index];
+    const result = checkStepResult(step, raw);
+    results.push(result);
+    const stopped = stepStopped(step, result);
+    const last = index === reply.length - 1;
+    // Before the last result nothing may have stopped; a short reply must end on a stop.
+    if ((stopped && !last) || (last && !stopped && reply.length < steps.length)) throw garbage('transact');
+  }
+  return results;
+}
+
+function checkStepResult(step: StoreStep, raw: unknown): StoreStepResult {
+  switch (step.op) {
+    case 'get':
+      return checkEntry(raw);
+    case 'increment':
+      return checkCounter(raw);
+    case 'consume':
+      return checkConsumed(raw, step.expected);
+    case 'set':
+    case 'delete':
+      // Nothing to read back; whatever a store says for them is not trusted for anything.
+      return undefined;
   }
 }
 

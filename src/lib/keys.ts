@@ -1,15 +1,20 @@
 import { type KeyObject, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
-// HKDF labels. Each sub-key serves one purpose, so no output of one use can be
-// replayed as another (a code digest as a subject, a store key as a signature).
-const LABELS = {
+/**
+ * The HKDF labels. Each sub-key serves one purpose, so no output of one use
+ * can be replayed as another (a code digest as a subject, a store key as a
+ * signature). The bench derives its baseline key from these same constants.
+ * @internal
+ */
+export const KEY_LABELS = {
   codeDigest: 'npuser/v1 code digest',
   storeKey: 'npuser/v1 store key',
   subject: 'npuser/v1 subject',
   signing: 'npuser/v1 hs256 signing',
 } as const;
 
-const SALT = 'npuser/v1';
+/** The HKDF salt of every sub-key. @internal */
+export const KEY_SALT = 'npuser/v1';
 
 /** @internal */
 export interface DerivedKeys {
@@ -24,7 +29,7 @@ export interface DerivedKeys {
 }
 
 function derive(secret: Uint8Array, label: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, SALT, label, 32));
+  return Buffer.from(hkdfSync('sha256', secret, KEY_SALT, label, 32));
 }
 
 /**
@@ -34,10 +39,10 @@ function derive(secret: Uint8Array, label: string): Buffer {
  */
 export function deriveKeys(secret: Uint8Array, subjectSecret: Uint8Array | undefined): DerivedKeys {
   return {
-    codeDigest: derive(secret, LABELS.codeDigest),
-    storeKey: derive(secret, LABELS.storeKey),
-    subject: derive(subjectSecret ?? secret, LABELS.subject),
-    signing: createSecretKey(derive(secret, LABELS.signing)),
+    codeDigest: derive(secret, KEY_LABELS.codeDigest),
+    storeKey: derive(secret, KEY_LABELS.storeKey),
+    subject: derive(subjectSecret ?? secret, KEY_LABELS.subject),
+    signing: createSecretKey(derive(secret, KEY_LABELS.signing)),
   };
 }
 

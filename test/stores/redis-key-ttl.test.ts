@@ -104,6 +104,7 @@ const EVERY_KIND: Scenario = {
 const EXPECTED_REFUSALS = new Set([
   'ERR_NPUSER_INVALID_CODE',
   'ERR_NPUSER_TOO_MANY_ATTEMPTS',
+  'ERR_NPUSER_ADDRESS_LOCKED',
   'ERR_NPUSER_RATE_LIMITED',
   'ERR_NPUSER_INVALID_TOKEN',
   'ERR_NPUSER_TOKEN_EXPIRED',
@@ -240,8 +241,8 @@ describe.skipIf(!reachable)('every key npuser writes to Redis has a TTL, after a
       // Nothing expires in the milliseconds since the check above: every TTL npuser writes here is a minute or more.
       expect(pttl, key).toBeGreaterThan(0);
       const name = key.slice(runPrefix.length);
-      // npuser's keys: a keyed-hash tag and a kind, with a code id for attempt counters.
-      expect(name).toMatch(/^\{[A-Za-z0-9_-]{43}\}:[a-z-]+(?::[A-Za-z0-9_-]{16})?$/);
+      // npuser's keys: a keyed-hash tag and a kind, with a hashed token id for revocations.
+      expect(name).toMatch(/^\{[A-Za-z0-9_-]{43}\}:[a-z-]+(?::[A-Za-z0-9_-]{43})?$/);
       expectClean(name, key);
       expectClean(String(value), key);
     }
@@ -249,7 +250,7 @@ describe.skipIf(!reachable)('every key npuser writes to Redis has a TTL, after a
     for (const value of writes.values) {
       const record = /^v1\.([A-Za-z0-9_-]{16})\.([0-9]{13})\.([A-Za-z0-9_-]{43})$/.exec(value);
       if (record === null) {
-        // Counters pre-set to 0 and revocation marks: a few digits, never six.
+        // Revocation marks: a few digits, never six.
         expect(value).toMatch(/^[0-9]{1,3}$/);
         continue;
       }

@@ -11,7 +11,7 @@ const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 /** Claims a genuine token would carry, for tokens made with plain jose. */
 function claims(nowMs: number, extra: Record<string, unknown> = {}) {
   const iat = Math.floor(nowMs / 1000);
-  return { iss: 'npuser', aud: 'npuser', sub: 'someone', iat, exp: iat + 600, jti: 'abcdefghijklmnopqrstuv', ...extra };
+  return { iss: 'npuser', aud: 'npuser', sub: 'someone', iat, exp: iat + 600, jti: 'abcdefghijklmnopqrstuv', auth_time: iat, ...extra };
 }
 
 afterEach(() => {
@@ -108,7 +108,7 @@ describe.each([
     const s = setup(options);
     const token = await signIn(s);
     const { claims: issued } = await s.np.validateToken(token);
-    expect(Object.keys(issued).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'sub']);
+    expect(Object.keys(issued).sort()).toEqual(['aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'sub']);
     s.clock.advance(3600_000 + 29_000);
     await expect(s.np.validateToken(token)).resolves.toBeDefined();
     s.clock.advance(1000);

@@ -23,10 +23,10 @@ describe('opt-in claims', () => {
     const result = await s.np.verifyCode(EMAIL, await requestAndRead(s));
     expect(seen).toEqual([{ subject: result.subject, email: EMAIL }]);
     expect(decodeJwt(result.token)).toMatchObject({ role: 'editor', org: { id: 7 } });
-    expect(Object.keys(decodeJwt(result.token)).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'jti', 'org', 'role', 'sub']);
+    expect(Object.keys(decodeJwt(result.token)).sort()).toEqual(['aud', 'auth_time', 'exp', 'iat', 'iss', 'jti', 'org', 'role', 'sub']);
   });
 
-  it.each(['sub', 'iss', 'aud', 'exp', 'nbf', 'iat', 'jti', 'email', 'email_verified'])(
+  it.each(['sub', 'iss', 'aud', 'exp', 'nbf', 'iat', 'jti', 'auth_time', 'email', 'email_verified'])(
     'tokenClaims can never set %s; the code survives the refusal',
     async (claim) => {
       const s = setup({ tokenClaims: () => ({ [claim]: 'forged' }) });
