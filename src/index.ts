@@ -7,6 +7,7 @@ export { NpUser } from './np-user.js';
 export { NpUserError, isNpUserError, NP_USER_ERROR_CODES } from './errors.js';
 export type { NpUserErrorCode, NpUserErrorOptions } from './errors.js';
 export { DEFAULTS, OPTION_BOUNDS } from './options.js';
+export { canonicalEmail } from './lib/email.js';
 export type { NpUserOptions, NumericOption, OptionBound } from './options.js';
 export type {
   AsymmetricAlgorithm,
@@ -32,11 +33,16 @@ export type {
   MailerSendOptions,
   NpUserEvent,
   NpUserEventReason,
+  NpUserApi,
   NpUserEventType,
+  RefreshTokenResult,
   RequestCodeResult,
   RequestContext,
+  SignInContext,
   StoreCounter,
   StoreEntry,
+  StoreStep,
+  StoreStepResult,
   TokenClaims,
   TokenClaimsContext,
   ValidateTokenOptions,

@@ -25,7 +25,9 @@ function invalid(): never {
 }
 
 /**
- * The canonical form of an address, or `ERR_NPUSER_INVALID_EMAIL`.
+ * The canonical form of an address, as npuser keys, mails and signs it in,
+ * or `ERR_NPUSER_INVALID_EMAIL`. Use it to check an allow-list (or to show
+ * the address back) exactly as npuser will see it.
  *
  * Canonical means: trimmed; local part ASCII dot-atom lowercased with the
  * locale-independent `toLowerCase`; domain converted to lowercase punycode
@@ -36,7 +38,15 @@ function invalid(): never {
  * mailboxes stay distinct. `canonicalEmail(canonicalEmail(x)) === canonicalEmail(x)`.
  *
  * @throws TypeError when `input` is not a string.
- * @internal
+ * @throws NpUserError `ERR_NPUSER_INVALID_EMAIL` when npuser would refuse the address.
+ *
+ * @example
+ * ```ts
+ * import { canonicalEmail } from 'npuser';
+ * canonicalEmail('  Ada@Bücher.de '); // 'ada@xn--bcher-kva.de'
+ * const team = new Set(['ada@example.com', 'grace@example.com'].map(canonicalEmail));
+ * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, allowEmail: (email) => team.has(email) });
+ * ```
  */
 export function canonicalEmail(input: unknown): string {
   if (typeof input !== 'string') throw new TypeError('npuser: email must be a string');
