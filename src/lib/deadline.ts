@@ -28,16 +28,11 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
       reject(signal.reason as Error);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
+    work
+      .finally(() => {
         signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
-      },
-    );
+      })
+      .then(resolve, reject);
   });
 }
 
