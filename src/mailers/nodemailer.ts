@@ -128,13 +128,14 @@ export interface NodemailerMailerOptions extends MailerMessageOptions {
    */
   sendTimeoutMs?: number;
   /**
-   * Allow SMTP to a host other than this machine without TLS, or with TLS
-   * whose checks are weakened: anything but `secure: true` (port 465) or
-   * `requireTLS: true`, `ignoreTLS`, `opportunisticTLS`, `secured`, a `tls`
-   * option other than `ca`, `cert`, `key`, `pfx`, `passphrase`, `crl`,
-   * `servername`, `rejectUnauthorized: true` and `minVersion`/`maxVersion` of
-   * TLSv1.2 or later, or `NODE_TLS_REJECT_UNAUTHORIZED=0`. Without these
-   * checks, the code and the address can be read or changed on the way.
+   * Allow SMTP to a host other than this machine without verified TLS:
+   * neither `secure: true` (port 465) nor `requireTLS: true`; `ignoreTLS`,
+   * `opportunisticTLS` or `secured` set; a `tls` option other than `ca`,
+   * `cert`, `key`, `pfx`, `passphrase`, `crl`, `servername`,
+   * `rejectUnauthorized: true` and `minVersion`/`maxVersion` of TLSv1.2 or
+   * later; or `NODE_TLS_REJECT_UNAUTHORIZED=0` or a process minimum below
+   * TLSv1.2 in force. Without these checks, the code and the address can be
+   * read or changed on the way.
    * @default false
    */
   allowInsecureTransport?: boolean;
@@ -351,7 +352,7 @@ function smtpSecurityProblem(options: Readonly<Record<string, unknown>>): string
   // As nodemailer decides it: a truthy `secure`, or port 465 when `secure` is not set at all.
   const implicitTls = Boolean(options.secure) || (options.secure === undefined && port === 465);
   if (!implicitTls && !options.requireTLS) return `${to} with neither secure nor requireTLS (STARTTLS would only be tried)`;
-  // nodemailer 10 lets requireTLS win over these; older versions may fall back to plain text.
+  // nodemailer 10.0.12+ lets requireTLS win over these; older versions (the peer range starts at 6.9) may not.
   if (options.ignoreTLS) return `${to} with ignoreTLS, which skips STARTTLS`;
   if (options.opportunisticTLS) return `${to} with opportunisticTLS, which goes on in plain text when STARTTLS fails`;
   if (options.secured) return `${to} with secured, which skips the TLS handshake on a socket it trusts to be encrypted`;
