@@ -47,12 +47,13 @@ const RULE = '─'.repeat(64);
  */
 export function consoleMailer(options: ConsoleMailerOptions = {}): Mailer {
   const given = optionsObject<ConsoleMailerOptions>(WHO, options, {});
-  const force = booleanOption(WHO, 'force', given.force, false);
-  if (process.env.NODE_ENV === 'production' && !force) {
+  // Exactly `true` forces it: in production anything else is the production refusal, not a type error.
+  if (process.env.NODE_ENV === 'production' && given.force !== true) {
     throw new TypeError(
       'npuser: consoleMailer() prints sign-in codes and is refused when NODE_ENV=production; configure a real mailer (or pass { force: true })',
     );
   }
+  booleanOption(WHO, 'force', given.force, false);
   const write = functionOption<(text: string) => void>(WHO, 'write', given.write) ?? ((text: string) => void process.stdout.write(text));
   const render = mailerRenderer(given as MailerMessageOptions, WHO);
   return {
