@@ -4,10 +4,12 @@
 //   PORT=3456 npm start                    pick another port (0: any free port)
 //   NPUSER_SECRET="$(openssl rand -base64 32)" npm start
 //                                          keep sessions across restarts
-//   SMTP_URL=smtp://user:pass@smtp.example.com:587 SMTP_FROM='Demo <no-reply@example.com>' npm start
+//   SMTP_URL='smtps://user:pass@smtp.example.com:465' SMTP_FROM='Demo <no-reply@example.com>' npm start
 //                                          email the codes for real instead of printing them
+//                                          (or smtp://…:587?requireTLS=true; plain smtp:// only to this machine)
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import nodemailer from 'nodemailer';
 import { NpUser } from 'npuser';
 import { nodemailerMailer } from 'npuser/mailers/nodemailer';
 import { createDemoApp } from './app.js';
@@ -54,16 +56,20 @@ if (smtpUrl !== undefined) {
   try {
     url = new URL(smtpUrl);
   } catch {
-    die('SMTP_URL must be a URL such as smtp://user:pass@smtp.example.com:587 or smtps://user:pass@smtp.example.com:465');
+    die('SMTP_URL must be a URL such as smtp://user:pass@smtp.example.com:587?requireTLS=true or smtps://user:pass@smtp.example.com:465');
   }
   smtpTarget = `${url.hostname}:${url.port || (url.protocol === 'smtps:' ? '465' : '587')}`;
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  // nodemailer reads the URL (smtps://, ?requireTLS=true, ?tls.…); npuser then refuses a transporter
+  // that would send to another machine without TLS. A local catcher (Mailpit, MailHog) may stay plain.
+  const transporter = nodemailer.createTransport(smtpUrl);
   try {
-    // smtp:// to another machine: STARTTLS is required, never merely attempted (npuser refuses
-    // plain-text SMTP over the network). A local catcher (Mailpit, MailHog) may stay plain.
-    mailer = nodemailerMailer({ transport: url.protocol === 'smtp:' && !local ? { url: smtpUrl, requireTLS: true } : smtpUrl, from: smtpFrom });
+    mailer = nodemailerMailer({ transporter, from: smtpFrom });
   } catch (err) {
-    die(err instanceof Error ? err.message : String(err));
+    transporter.close();
+    die(
+      `${err instanceof Error ? err.message : String(err)}\n\n` +
+        '  In SMTP_URL: smtps://user:pass@host:465, or smtp://user:pass@host:587?requireTLS=true.',
+    );
   }
 }
 
@@ -105,7 +111,7 @@ server.listen(port, HOST, () => {
         ? `  2. Your sign-in code is emailed through ${smtpTarget} (SMTP_URL), from ${smtpFrom}.\n` +
           '     Unset SMTP_URL to have codes printed in this terminal instead.'
         : '  2. Nothing is emailed: your sign-in code is printed right here, in this terminal.\n' +
-          '     Set SMTP_URL (smtp://user:pass@host:587) to send real mail.',
+          '     Set SMTP_URL (smtps://user:pass@host:465, or smtp://…:587?requireTLS=true) to send real mail.',
       '  3. Type the code in the page, and you are signed in.',
       '',
       secretFromEnv

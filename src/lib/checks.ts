@@ -52,8 +52,19 @@ export function booleanOption(who: string, name: string, value: unknown, fallbac
  * A function option, or `undefined` when it is not given.
  * @internal
  */
-export function functionOption(who: string, name: string, value: unknown): ((...args: never[]) => unknown) | undefined {
+// The caller names the function type it expects; only `typeof` can be checked at run time.
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
+export function functionOption<F extends (...args: never[]) => unknown>(who: string, name: string, value: unknown): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw optionError(who, name, 'must be a function');
-  return value as (...args: never[]) => unknown;
+  return value as F;
+}
+
+/**
+ * The `TypeError` for a bad argument of a method (`memoryMailer.lastCodeFor`, …):
+ * `npuser: <call>(<name>) <expectation>`, the shape of the option errors.
+ * @internal
+ */
+export function argumentError(call: string, name: string, expectation: string): TypeError {
+  return new TypeError(`npuser: ${call}(${name}) ${expectation}`);
 }

@@ -30,16 +30,11 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
       reject(signal.reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
+    work
+      .finally(() => {
         signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
+      })
+      .then(resolve, reject);
   });
 }
 

@@ -1,4 +1,6 @@
 import { groupCodeDigits, mailerRenderer, type MailerMessageOptions } from './template.js';
+import { booleanOption, functionOption, optionsObject } from '../lib/checks.js';
+import { isAborted } from '../lib/deadline.js';
 import type { Mailer } from '../types.js';
 
 /**
@@ -24,6 +26,7 @@ export interface ConsoleMailerOptions extends MailerMessageOptions {
   force?: boolean;
 }
 
+const WHO = 'consoleMailer';
 const RULE = '─'.repeat(64);
 
 /**
@@ -43,17 +46,16 @@ const RULE = '─'.repeat(64);
  * ```
  */
 export function consoleMailer(options: ConsoleMailerOptions = {}): Mailer {
-  if (typeof options !== 'object' || (options as unknown) === null) {
-    throw new TypeError('npuser: consoleMailer(options) takes an options object');
-  }
-  if (process.env.NODE_ENV === 'production' && options.force !== true) {
+  const given = optionsObject<ConsoleMailerOptions>(WHO, options, {});
+  // Exactly `true` forces it: in production anything else is the production refusal, not a type error.
+  if (process.env.NODE_ENV === 'production' && given.force !== true) {
     throw new TypeError(
       'npuser: consoleMailer() prints sign-in codes and is refused when NODE_ENV=production; configure a real mailer (or pass { force: true })',
     );
   }
-  const write = options.write ?? ((text: string) => void process.stdout.write(text));
-  if (typeof write !== 'function') throw new TypeError('npuser: consoleMailer options.write must be a function');
-  const render = mailerRenderer(options, 'consoleMailer');
+  booleanOption(WHO, 'force', given.force, false);
+  const write = functionOption<(text: string) => void>(WHO, 'write', given.write) ?? ((text: string) => void process.stdout.write(text));
+  const render = mailerRenderer(given as MailerMessageOptions, WHO);
   return {
     async send(message, sendOptions) {
       const signal = (sendOptions as Partial<typeof sendOptions> | undefined)?.signal;
@@ -79,11 +81,6 @@ export function consoleMailer(options: ConsoleMailerOptions = {}): Mailer {
       );
     },
   };
-}
-
-/** A function, not `signal?.aborted` inline, so the check is read again after an await. */
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
 }
 
 function abortedError(): Error {

@@ -2,14 +2,17 @@
  * Real mail delivery through [nodemailer](https://nodemailer.com): SMTP with
  * TLS, or any other nodemailer transport (Amazon SES, sendmail, streams).
  *
- * nodemailer is an optional peer dependency: this subpath never imports it at
- * load time. Give it a ready transporter, or transport options that it turns
- * into one on first use with `import('nodemailer')`.
+ * nodemailer is an optional peer dependency that this subpath never imports:
+ * the app creates the transporter with `nodemailer.createTransport()` and
+ * hands it over, as it would a client to a store.
  *
  * @module npuser/mailers/nodemailer
  */
 import { BlockList, isIP } from 'node:net';
+import tls from 'node:tls';
 import { mailerRenderer, type MailerMessageOptions } from './template.js';
+import { booleanOption, integerOption, optionError, optionsObject } from '../lib/checks.js';
+import { isAborted, withDeadline } from '../lib/deadline.js';
 import type { CodeMessage, Mailer, MailerSendOptions } from '../types.js';
 
 /**
@@ -94,39 +97,28 @@ export interface NodemailerTransporter {
   };
   /** The options the transporter was created with. */
   readonly options?: unknown;
-  /** Closes pooled connections. */
-  close?(): void;
 }
 
 /**
- * Options for {@link nodemailerMailer}. Give either `transporter` or `transport`.
+ * Options for {@link nodemailerMailer}.
  *
  * @example
  * ```ts
+ * import nodemailer from 'nodemailer';
  * import type { NodemailerMailerOptions } from 'npuser/mailers/nodemailer';
  * const options: NodemailerMailerOptions = {
- *   transport: process.env.SMTP_URL!, // smtps://user:pass@smtp.example.com:465
+ *   transporter: nodemailer.createTransport(process.env.SMTP_URL!), // smtps://user:pass@smtp.example.com:465
  *   from: 'My blog <no-reply@blog.example>',
  *   sendTimeoutMs: 8000,
  * };
  * ```
  */
 export interface NodemailerMailerOptions extends MailerMessageOptions {
-  /** A ready transporter from `nodemailer.createTransport()`. It stays yours: `close()` leaves it open. */
-  transporter?: NodemailerTransporter;
   /**
-   * Transport options or an SMTP URL (`smtps://user:pass@host:465`), as you
-   * would pass them to `createTransport`. The transporter is created on the
-   * first send with `import('nodemailer')` (or with `createTransport` when
-   * given) and closed by `close()`.
+   * A ready transporter from `nodemailer.createTransport()`. It stays yours:
+   * the mailer never closes it, so close it yourself when the app stops.
    */
-  transport?: string | object;
-  /**
-   * nodemailer's `createTransport`, for setups where a dynamic import is
-   * unwanted (bundlers). With it the transporter is created, and checked, at once.
-   * @default `createTransport` from `import('nodemailer')`
-   */
-  createTransport?(transport: string | object): NodemailerTransporter;
+  transporter: NodemailerTransporter;
   /** The sender, in the `From` header and the envelope: `'My blog <no-reply@blog.example>'`. */
   from: NodemailerAddress;
   /**
@@ -136,10 +128,14 @@ export interface NodemailerMailerOptions extends MailerMessageOptions {
    */
   sendTimeoutMs?: number;
   /**
-   * Allow SMTP to a host other than this machine without TLS (`secure: true`,
-   * port 465, or `requireTLS: true`), or with a certificate that is not checked
-   * (`tls.rejectUnauthorized: false`). Without TLS, the code and the address
-   * cross the network in clear text.
+   * Allow SMTP to a host other than this machine without verified TLS:
+   * neither `secure: true` (port 465) nor `requireTLS: true`; `ignoreTLS`,
+   * `opportunisticTLS` or `secured` set; a `tls` option other than `ca`,
+   * `cert`, `key`, `pfx`, `passphrase`, `crl`, `servername`,
+   * `rejectUnauthorized: true` and `minVersion`/`maxVersion` of TLSv1.2 or
+   * later; or `NODE_TLS_REJECT_UNAUTHORIZED=0` or a process minimum below
+   * TLSv1.2 in force. Without these checks, the code and the address can be
+   * read or changed on the way.
    * @default false
    */
   allowInsecureTransport?: boolean;
@@ -151,21 +147,7 @@ export interface NodemailerMailerOptions extends MailerMessageOptions {
   allowTransportLogging?: boolean;
 }
 
-/**
- * A {@link Mailer} that delivers through nodemailer.
- *
- * @example
- * ```ts
- * import { nodemailerMailer, type NodemailerMailer } from 'npuser/mailers/nodemailer';
- * const mailer: NodemailerMailer = nodemailerMailer({ transport: process.env.SMTP_URL!, from: 'no-reply@blog.example' });
- * process.on('SIGTERM', () => mailer.close());
- * ```
- */
-export interface NodemailerMailer extends Mailer {
-  /** Closes the transporter this mailer created from `transport`; a `transporter` you passed is left alone. */
-  close(): void;
-}
-
+const WHO = 'nodemailerMailer';
 const DEFAULT_SEND_TIMEOUT_MS = 10_000;
 const MAX_SEND_TIMEOUT_MS = 120_000;
 // What `message.to` must look like: one bare address, nothing a parser could split into two.
@@ -176,24 +158,31 @@ const SAFE_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 const SAFE_COMMAND = /^[A-Z][A-Z ]{0,15}$/;
 
 /**
- * Create a {@link Mailer} that sends the sign-in message through nodemailer:
- * a text and an HTML part (see `renderCodeMessage`) in the reader's language,
- * to exactly one recipient, `message.to`, in both the `To` header and the SMTP
- * envelope.
+ * Create a {@link Mailer} that sends the sign-in message through a nodemailer
+ * transporter: a text and an HTML part (see `renderCodeMessage`) in the
+ * reader's language, to exactly one recipient, `message.to`, in both the `To`
+ * header and the SMTP envelope.
  *
- * Safe by default:
- * - SMTP to any host but this machine must use TLS: `secure: true` (port
- *   465) or `requireTLS: true` (STARTTLS, port 587), with the certificate
- *   verified. Anything else is a `TypeError` at construction unless
+ * The transporter is the app's, created with `nodemailer.createTransport()`
+ * (from options or an SMTP URL): the mailer owns nothing, so there is nothing
+ * of it to close. Close the transporter yourself on shutdown.
+ *
+ * Safe by default, judged on the transporter's resolved options
+ * (`transporter.transporter.options`) at construction:
+ * - SMTP to any host but this machine must use TLS, `secure: true` (port
+ *   465) or `requireTLS: true` (STARTTLS, port 587), and nothing may weaken
+ *   its certificate and hostname checks (see `allowInsecureTransport` for the
+ *   exact list). Anything else is a `TypeError` unless
  *   `allowInsecureTransport: true`. Other transports (SES, sendmail, streams)
  *   are not checked.
+ * - A transporter that logs is refused unless `allowTransportLogging: true`.
  * - A send is aborted after `sendTimeoutMs` or when npuser's signal fires.
  * - A failure rejects with a clean `Error` such as
  *   `SMTP delivery failed: EENVELOPE (550, RCPT TO)`, carrying nodemailer's
  *   `code` and `responseCode` but never the server's reply, which may quote
  *   the address.
  *
- * @throws TypeError when an option is missing or malformed, or the transport
+ * @throws TypeError when an option is missing or malformed, or the transporter
  * is insecure or logs (see above).
  *
  * @example
@@ -214,70 +203,24 @@ const SAFE_COMMAND = /^[A-Z][A-Z ]{0,15}$/;
  *   mailer: nodemailerMailer({ transporter, from: 'My blog <no-reply@blog.example>' }),
  * });
  * await np.requestCode('ada@example.com', { locale: 'fr' }); // a French message
+ * process.on('SIGTERM', () => transporter.close());
  * ```
  */
-export function nodemailerMailer(options: NodemailerMailerOptions): NodemailerMailer {
-  if (typeof options !== 'object' || (options as unknown) === null) {
-    throw new TypeError('npuser: nodemailerMailer(options) takes an options object');
+export function nodemailerMailer(options: NodemailerMailerOptions): Mailer {
+  const given = optionsObject<NodemailerMailerOptions>(WHO, options);
+  for (const removed of ['transport', 'createTransport'] as const) {
+    if ((given as Record<string, unknown>)[removed] !== undefined) {
+      throw optionError(WHO, removed, 'is not supported: create the transporter with nodemailer.createTransport(…) and pass it as options.transporter');
+    }
   }
-  const {
-    transporter,
-    transport,
-    from,
-    sendTimeoutMs = DEFAULT_SEND_TIMEOUT_MS,
-    allowInsecureTransport = false,
-    allowTransportLogging = false,
-  } = options;
-  if ((transporter === undefined) === (transport === undefined)) {
-    throw new TypeError('npuser: nodemailerMailer needs exactly one of options.transporter and options.transport');
-  }
-  if (transporter !== undefined && (typeof transporter !== 'object' || typeof (transporter as { sendMail?: unknown }).sendMail !== 'function')) {
-    throw new TypeError('npuser: nodemailerMailer options.transporter must be a nodemailer transporter (with sendMail)');
-  }
-  if (transport !== undefined && typeof transport !== 'string' && (typeof transport !== 'object' || (transport as unknown) === null)) {
-    throw new TypeError('npuser: nodemailerMailer options.transport must be an SMTP URL or transport options');
-  }
-  if (options.createTransport !== undefined && typeof options.createTransport !== 'function') {
-    throw new TypeError('npuser: nodemailerMailer options.createTransport must be a function');
-  }
-  checkFrom(from);
-  if (!Number.isInteger(sendTimeoutMs) || sendTimeoutMs < 1 || sendTimeoutMs > MAX_SEND_TIMEOUT_MS) {
-    throw new TypeError(`npuser: nodemailerMailer options.sendTimeoutMs must be an integer from 1 to ${MAX_SEND_TIMEOUT_MS}`);
-  }
-  if (typeof allowInsecureTransport !== 'boolean') {
-    throw new TypeError('npuser: nodemailerMailer options.allowInsecureTransport must be a boolean');
-  }
-  if (typeof allowTransportLogging !== 'boolean') {
-    throw new TypeError('npuser: nodemailerMailer options.allowTransportLogging must be a boolean');
-  }
-  const render = mailerRenderer(options, 'nodemailerMailer');
-  const policy: Policy = { allowInsecureTransport, allowTransportLogging };
-
-  // The transporter: given, created now (createTransport given), or created on first send.
-  let ready: NodemailerTransporter | undefined;
-  let pending: Promise<NodemailerTransporter> | undefined;
-  const owned = transport !== undefined;
-  if (transporter !== undefined) {
-    checkTransporter(transporter, policy);
-    ready = transporter;
-  } else if (transport !== undefined) {
-    // Whatever can be known before nodemailer resolves the options is checked now.
-    checkTransportOptions(transportFacts(transport), policy);
-    if (options.createTransport !== undefined) ready = created(options.createTransport(transport), policy);
-  }
-
-  function getTransporter(): Promise<NodemailerTransporter> {
-    if (ready !== undefined) return Promise.resolve(ready);
-    pending ??= loadCreateTransport().then((create) => {
-      ready = created(create(transport as string | object), policy);
-      return ready;
-    });
-    // A failed import or check is not cached: the next send tries again and fails the same clean way.
-    pending.catch(() => {
-      pending = undefined;
-    });
-    return pending;
-  }
+  const transporter = transporterOption(given.transporter);
+  const from = fromOption(given.from);
+  const sendTimeoutMs = integerOption(WHO, 'sendTimeoutMs', given.sendTimeoutMs, DEFAULT_SEND_TIMEOUT_MS, 1, MAX_SEND_TIMEOUT_MS);
+  const allowInsecureTransport = booleanOption(WHO, 'allowInsecureTransport', given.allowInsecureTransport, false);
+  const allowTransportLogging = booleanOption(WHO, 'allowTransportLogging', given.allowTransportLogging, false);
+  const render = mailerRenderer(given as MailerMessageOptions, WHO);
+  checkTransporter(transporter, { allowInsecureTransport, allowTransportLogging });
+  const smtp = isSmtp(transporter);
 
   return {
     async send(message: CodeMessage, sendOptions: MailerSendOptions): Promise<void> {
@@ -287,30 +230,9 @@ export function nodemailerMailer(options: NodemailerMailerOptions): NodemailerMa
         throw new TypeError('npuser: nodemailerMailer: message.to must be exactly one address');
       }
       const rendered = await render(message);
-      const mailer = await getTransporter();
-      // Rendering and loading nodemailer take time: the signal may have fired meanwhile.
+      // Rendering may be the app's own async function: the signal may have fired meanwhile.
       if (isAborted(signal)) throw abortedError();
-
-      const controller = new AbortController();
-      const onAbort = () => {
-        controller.abort(abortedError());
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(() => {
-        controller.abort(timeoutError(sendTimeoutMs));
-      }, sendTimeoutMs);
-      // Rejects when the send is aborted, whether or not the transport itself honours the signal.
-      const aborted = new Promise<never>((_, reject) => {
-        controller.signal.addEventListener(
-          'abort',
-          () => {
-            reject(controller.signal.reason as Error);
-          },
-          { once: true },
-        );
-      });
-      aborted.catch(() => undefined);
-      const mail: NodemailerMessage = {
+      const mail = (deadline: AbortSignal): NodemailerMessage => ({
         from,
         to: message.to,
         cc: undefined,
@@ -320,24 +242,26 @@ export function nodemailerMailer(options: NodemailerMailerOptions): NodemailerMa
         text: rendered.text,
         ...(rendered.html === '' ? {} : { html: rendered.html }),
         headers: { 'Auto-Submitted': 'auto-generated' },
-        signal: controller.signal,
-      };
+        // nodemailer 10.5+ closes the connection when this fires; older versions are abandoned.
+        signal: deadline,
+      });
+      let timedOut: Error | undefined;
+      let info: unknown;
       try {
-        const sending = Promise.resolve().then(() => mailer.sendMail(mail));
-        // Once aborted, a late failure of the abandoned send must not become an unhandled rejection.
-        sending.catch(() => undefined);
-        const info = await Promise.race([sending, aborted]);
-        if (rejectedSomeone(info)) throw Object.assign(new Error('recipient rejected'), { code: 'EENVELOPE' });
+        info = await withDeadline((deadline) => transporter.sendMail(mail(deadline)), {
+          timeoutMs: sendTimeoutMs,
+          onTimeout: () => {
+            timedOut = timeoutError(sendTimeoutMs);
+            return timedOut;
+          },
+          parent: signal,
+        });
       } catch (err) {
-        if (controller.signal.aborted) throw controller.signal.reason;
-        throw deliveryError(err, isSmtp(mailer));
-      } finally {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        if (err === timedOut) throw err;
+        if (isAborted(signal)) throw abortedError();
+        throw deliveryError(err, smtp);
       }
-    },
-    close() {
-      if (owned && ready !== undefined) ready.close?.();
+      if (rejectedSomeone(info)) throw deliveryError({ code: 'EENVELOPE' }, smtp);
     },
   };
 }
@@ -347,69 +271,105 @@ interface Policy {
   readonly allowTransportLogging: boolean;
 }
 
-/** What the security check looks at, from a transporter's resolved options or from raw ones. */
-interface TransportFacts {
-  /** `false` for SES, sendmail, stream and JSON transports, which are not checked. */
-  readonly smtp: boolean;
-  /** Options whose host nodemailer has yet to resolve (`service: 'gmail'`) are checked once it has. */
-  readonly resolved: boolean;
-  readonly options: Readonly<Record<string, unknown>>;
-  readonly logs: boolean;
+function transporterOption(value: unknown): NodemailerTransporter {
+  if (typeof value !== 'object' || value === null || typeof (value as { sendMail?: unknown }).sendMail !== 'function') {
+    throw optionError(WHO, 'transporter', 'must be a nodemailer transporter (with sendMail), from nodemailer.createTransport(…)');
+  }
+  return value as NodemailerTransporter;
 }
 
-function created(transporter: unknown, policy: Policy): NodemailerTransporter {
-  if (typeof transporter !== 'object' || transporter === null || typeof (transporter as { sendMail?: unknown }).sendMail !== 'function') {
-    throw new TypeError('npuser: nodemailerMailer: createTransport did not return a transporter');
+function fromOption(from: unknown): NodemailerAddress {
+  const address = typeof from === 'object' && from !== null ? (from as { address?: unknown }).address : from;
+  const name = typeof from === 'object' && from !== null ? (from as { name?: unknown }).name : '';
+  // A line break in a header value is header injection, whatever nodemailer would make of it.
+  if (typeof address !== 'string' || !address.includes('@') || typeof name !== 'string' || /[\r\n]/.test(address + name)) {
+    throw optionError(WHO, 'from', 'must be a sender address (e.g. "My app <no-reply@app.example>")');
   }
-  const result = transporter as NodemailerTransporter;
-  checkTransporter(result, policy);
-  return result;
+  return typeof from === 'string' ? from : { name, address };
 }
 
 function checkTransporter(transporter: NodemailerTransporter, policy: Policy): void {
   // Read defensively: a hand-made transporter may have anything (or nothing) here.
   const inner = asRecord(transporter.transporter);
-  const name = inner.name;
-  const options = asRecord(inner.options);
-  checkTransportOptions(
-    {
-      // nodemailer names its SMTP transports 'SMTP' and 'SMTP (pool)'; anything else (or a
-      // hand-made object with only sendMail) is not SMTP as far as this check can tell.
-      smtp: typeof name === 'string' && /^SMTP\b/.test(name),
-      resolved: true,
-      options,
-      logs: logs(options) || logs(asRecord(transporter.options)),
-    },
-    policy,
-  );
+  const resolved = asRecord(inner.options);
+  if ((logs(resolved) || logs(asRecord(transporter.options))) && !policy.allowTransportLogging) {
+    throw optionError(
+      WHO,
+      'transporter',
+      'logs (logger or debug is set), and its logs name every recipient; turn logging off or pass allowTransportLogging: true',
+    );
+  }
+  if (!isSmtp(transporter) || policy.allowInsecureTransport) return;
+  const problem = smtpSecurityProblem(resolved);
+  if (problem !== undefined) {
+    throw optionError(
+      WHO,
+      'transporter',
+      `${problem}, so codes and addresses could be read or changed on the way; use secure: true (port 465) or requireTLS: true (port 587) with certificate checks on, or pass allowInsecureTransport: true`,
+    );
+  }
 }
 
-function checkTransportOptions(facts: TransportFacts, policy: Policy): void {
-  if (facts.logs && !policy.allowTransportLogging) {
-    throw new TypeError(
-      'npuser: nodemailerMailer: the transporter logs (logger or debug is set), and its logs name every recipient; turn logging off or pass allowTransportLogging: true',
-    );
-  }
-  if (!facts.smtp || !facts.resolved || policy.allowInsecureTransport) return;
-  const problem = smtpSecurityProblem(facts.options);
-  if (problem !== undefined) {
-    throw new TypeError(
-      `npuser: nodemailerMailer: the SMTP transport ${problem}, so codes and addresses could be read on the way; use secure: true (port 465) or requireTLS: true (port 587), or pass allowInsecureTransport: true`,
-    );
-  }
-}
+// The `tls` options that cannot weaken certificate or hostname checks: trust
+// anchors, client certificates, the name to verify, and the protocol floor.
+// Everything else Node's `tls.connect` accepts (checkServerIdentity, host,
+// secureContext, secureProtocol, ciphers, pskCallback, …) can, or is too
+// obscure to vouch for, so it needs allowInsecureTransport.
+const TLS_VERSIONS = ['TLSv1.2', 'TLSv1.3'];
+const TLS_ALLOWED: Readonly<Record<string, (value: unknown) => boolean>> = {
+  ca: () => true,
+  cert: () => true,
+  key: () => true,
+  pfx: () => true,
+  passphrase: () => true,
+  crl: () => true,
+  servername: (value) => typeof value === 'string',
+  rejectUnauthorized: (value) => value === true || value === undefined,
+  minVersion: (value) => value === undefined || TLS_VERSIONS.includes(value as string),
+  maxVersion: (value) => value === undefined || TLS_VERSIONS.includes(value as string),
+};
+const TLS_WHY: Readonly<Record<string, string>> = {
+  rejectUnauthorized: 'does not verify the server’s certificate',
+  checkServerIdentity: 'replaces the check that the certificate names the server',
+  host: 'checks the certificate against another host name',
+  minVersion: 'allows TLS versions below 1.2',
+  maxVersion: 'caps TLS below 1.2',
+  secureProtocol: 'forces a TLS method of its own',
+  secureContext: 'brings its own TLS context, whose checks npuser cannot see',
+  ciphers: 'chooses its own ciphers, which may include unauthenticated ones',
+  pskCallback: 'uses pre-shared keys instead of a certificate',
+  allowPartialTrustChain: 'trusts intermediate certificates as roots',
+};
+const TLS_UNKNOWN = `npuser cannot vouch for (it accepts ${Object.keys(TLS_ALLOWED).join(', ')}; rejectUnauthorized only true, minVersion and maxVersion only ${TLS_VERSIONS.join(' or ')})`;
 
 /** Why SMTP with these (resolved) options is not safe, or `undefined` when it is. */
 function smtpSecurityProblem(options: Readonly<Record<string, unknown>>): string | undefined {
   // nodemailer's own default host is localhost; `direct` delivery goes to the recipient's MX.
   const host = options.direct === true ? undefined : typeof options.host === 'string' && options.host !== '' ? options.host : 'localhost';
   if (host !== undefined && isLoopback(host)) return undefined;
-  const port = Number(options.port);
-  // As nodemailer decides it: `secure`, or port 465 when `secure` is not set at all.
-  const implicitTls = options.secure === true || (options.secure === undefined && port === 465);
-  if (!implicitTls && options.requireTLS !== true) return `to ${host ?? 'the recipient’s server'} uses neither secure nor requireTLS`;
-  const tls = asRecord(options.tls);
-  if (tls.rejectUnauthorized === false) return `to ${host ?? 'the recipient’s server'} does not verify the server’s certificate`;
+  const to = `connects to ${host ?? 'the recipient’s server'}`;
+  const port = Number(options.port) || (options.secure ? 465 : 587);
+  // As nodemailer decides it: a truthy `secure`, or port 465 when `secure` is not set at all.
+  const implicitTls = Boolean(options.secure) || (options.secure === undefined && port === 465);
+  if (!implicitTls && !options.requireTLS) return `${to} with neither secure nor requireTLS (STARTTLS would only be tried)`;
+  // nodemailer 10.0.12+ lets requireTLS win over these; older versions (the peer range starts at 6.9) may not.
+  if (options.ignoreTLS) return `${to} with ignoreTLS, which skips STARTTLS`;
+  if (options.opportunisticTLS) return `${to} with opportunisticTLS, which goes on in plain text when STARTTLS fails`;
+  if (options.secured) return `${to} with secured, which skips the TLS handshake on a socket it trusts to be encrypted`;
+  if (options.tls !== undefined && (typeof options.tls !== 'object' || options.tls === null)) return `${to} with a tls option that is not an object`;
+  const tlsOptions = asRecord(options.tls);
+  for (const [key, value] of Object.entries(tlsOptions)) {
+    if (TLS_ALLOWED[key]?.(value) === true) continue;
+    const shown = typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number' ? `${key}: ${JSON.stringify(value)}` : key;
+    return `${to} with tls.${shown}, which ${TLS_WHY[key] ?? TLS_UNKNOWN}`;
+  }
+  // Process-wide switches that weaken every TLS connection the transporter makes.
+  if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0' && tlsOptions.rejectUnauthorized !== true) {
+    return `${to} with certificate checks off for the whole process (NODE_TLS_REJECT_UNAUTHORIZED=0; unset it, or set tls.rejectUnauthorized: true)`;
+  }
+  if (tlsOptions.minVersion === undefined && !TLS_VERSIONS.includes(tls.DEFAULT_MIN_VERSION)) {
+    return `${to} allowing ${tls.DEFAULT_MIN_VERSION}, the process's minimum (tls.DEFAULT_MIN_VERSION; set tls.minVersion: 'TLSv1.2')`;
+  }
   return undefined;
 }
 
@@ -426,71 +386,12 @@ function isLoopback(host: string): boolean {
   return family !== 0 && LOOPBACK.check(name, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-/** The facts of raw transport options, as far as they can be known without nodemailer. */
-function transportFacts(transport: string | object): TransportFacts {
-  const raw = typeof transport === 'string' ? { url: transport } : asRecord(transport);
-  const notSmtp = ['SES', 'sendmail', 'streamTransport', 'jsonTransport'].some((key) => raw[key] !== undefined && raw[key] !== false);
-  // As nodemailer does it: what the URL says wins over the plain options.
-  const options = typeof raw.url === 'string' ? { ...raw, ...optionsFromUrl(raw.url) } : raw;
-  return {
-    smtp: !notSmtp,
-    // A well-known `service` sets host, port and security inside nodemailer: checked when created.
-    resolved: options.service === undefined,
-    options,
-    logs: logs(options),
-  };
-}
-
-/** The connection options an SMTP URL carries (`smtps://user:pass@host:465?requireTLS=true`). */
-function optionsFromUrl(url: string): Record<string, unknown> {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError('npuser: nodemailerMailer options.transport is not a valid SMTP URL');
-  }
-  if (parsed.protocol !== 'smtp:' && parsed.protocol !== 'smtps:') {
-    throw new TypeError('npuser: nodemailerMailer options.transport URL must start with smtp:// or smtps://');
-  }
-  const options: Record<string, unknown> = { secure: parsed.protocol === 'smtps:' };
-  if (parsed.hostname !== '') options.host = parsed.hostname;
-  if (parsed.port !== '') options.port = Number(parsed.port);
-  for (const [key, value] of parsed.searchParams) {
-    const typed = value === 'true' ? true : value === 'false' ? false : value;
-    if (key.startsWith('tls.')) options.tls = { ...asRecord(options.tls), [key.slice(4)]: typed };
-    else options[key] = typed;
-  }
-  return options;
-}
-
 function logs(options: Readonly<Record<string, unknown>>): boolean {
   return Boolean(options.logger) || Boolean(options.debug);
 }
 
 function asRecord(value: unknown): Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-}
-
-function checkFrom(from: unknown): void {
-  const address = typeof from === 'object' && from !== null ? (from as { address?: unknown }).address : from;
-  const name = typeof from === 'object' && from !== null ? (from as { name?: unknown }).name : '';
-  // A line break in a header value is header injection, whatever nodemailer would make of it.
-  if (typeof address !== 'string' || !address.includes('@') || typeof name !== 'string' || /[\r\n]/.test(address + name)) {
-    throw new TypeError('npuser: nodemailerMailer options.from must be a sender address (e.g. "My app <no-reply@app.example>")');
-  }
-}
-
-async function loadCreateTransport(): Promise<(transport: string | object) => unknown> {
-  let loaded: { createTransport?: unknown; default?: { createTransport?: unknown } };
-  try {
-    // Only this subpath ever loads nodemailer, and only when asked to build a transporter.
-    loaded = await import('nodemailer');
-  } catch {
-    throw new Error('nodemailerMailer: nodemailer is not installed (npm install nodemailer), or failed to load');
-  }
-  const create = loaded.createTransport ?? loaded.default?.createTransport;
-  if (typeof create !== 'function') throw new Error('nodemailerMailer: nodemailer has no createTransport');
-  return create as (transport: string | object) => unknown;
 }
 
 function isSmtp(transporter: NodemailerTransporter): boolean {
@@ -525,11 +426,6 @@ function deliveryError(err: unknown, smtp: boolean): Error {
   if (code !== undefined) Object.defineProperty(error, 'code', { value: code, enumerable: true });
   if (responseCode !== undefined) Object.defineProperty(error, 'responseCode', { value: responseCode, enumerable: true });
   return error;
-}
-
-/** A function, not `signal?.aborted` inline, so the check is read again after an await. */
-function isAborted(signal: AbortSignal | undefined): boolean {
-  return signal?.aborted === true;
 }
 
 function abortedError(): Error {

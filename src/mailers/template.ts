@@ -1,4 +1,5 @@
 import { CODE_MESSAGE_STRINGS, STRING_KEYS, type CodeMessageStrings } from './messages.js';
+import { booleanOption, functionOption, optionError, optionsObject } from '../lib/checks.js';
 import type { CodeMessage } from '../types.js';
 
 /**
@@ -148,17 +149,17 @@ type StringTable = ReadonlyMap<string, CodeMessageStrings>;
  * @internal
  */
 export function compileTemplate(options: RenderCodeMessageOptions, who: string): (message: CodeMessage) => RenderedMessage {
-  if (typeof options !== 'object' || (options as unknown) === null) {
-    throw new TypeError(`npuser: ${who} options must be an object`);
-  }
-  const { codeInSubject = false, defaultLocale = 'en' } = options;
-  if (typeof codeInSubject !== 'boolean') throw new TypeError(`npuser: ${who} options.codeInSubject must be a boolean`);
-  const table = stringTable(options.strings, who);
-  if (typeof defaultLocale !== 'string') throw new TypeError(`npuser: ${who} options.defaultLocale must be a BCP 47 language tag`);
+  const given = optionsObject<RenderCodeMessageOptions>(who, options);
+  const codeInSubject = booleanOption(who, 'codeInSubject', given.codeInSubject, false);
+  const table = stringTable(given.strings, who);
+  const defaultLocale = given.defaultLocale ?? 'en';
+  if (typeof defaultLocale !== 'string') throw optionError(who, 'defaultLocale', 'must be a BCP 47 language tag');
   const fallback = lookup(table, canonicalTag(defaultLocale));
   if (fallback === undefined) {
-    throw new TypeError(
-      `npuser: ${who} options.defaultLocale "${defaultLocale}" has no strings; give them in options.strings or use one of ${[...table.keys()].join(', ')}`,
+    throw optionError(
+      who,
+      'defaultLocale',
+      `"${defaultLocale}" has no strings; give them in options.strings or use one of ${[...table.keys()].join(', ')}`,
     );
   }
 
@@ -178,10 +179,10 @@ export function compileTemplate(options: RenderCodeMessageOptions, who: string):
  * @internal
  */
 export function mailerRenderer(options: MailerMessageOptions, who: string): (message: CodeMessage) => Promise<RenderedMessage> {
-  const template = compileTemplate(options, who);
-  const { render } = options;
-  if (render !== undefined && typeof render !== 'function') throw new TypeError(`npuser: ${who} options.render must be a function`);
-  const codeInSubject = options.codeInSubject === true;
+  const given = optionsObject<MailerMessageOptions>(who, options);
+  const template = compileTemplate(given as RenderCodeMessageOptions, who);
+  const render = functionOption<CodeMessageRenderer>(who, 'render', given.render);
+  const codeInSubject = given.codeInSubject === true;
   return async (message) => {
     const rendered = render === undefined ? template(message) : await render(message);
     return checkRendered(rendered, message, codeInSubject);
@@ -326,17 +327,15 @@ function fallbackChain(tag: string): string[] {
 }
 
 /** The built-in strings merged with the app's, every language complete. */
-function stringTable(strings: RenderCodeMessageOptions['strings'], who: string): StringTable {
+function stringTable(strings: unknown, who: string): StringTable {
   const table = new Map<string, CodeMessageStrings>(Object.entries(CODE_MESSAGE_STRINGS));
   if (strings === undefined) return table;
-  if (typeof strings !== 'object' || (strings as unknown) === null) {
-    throw new TypeError(`npuser: ${who} options.strings must be an object of strings per language`);
-  }
+  if (typeof strings !== 'object' || strings === null) throw optionError(who, 'strings', 'must be an object of strings per language');
   const given = new Map<string, Partial<CodeMessageStrings>>();
   for (const [key, value] of Object.entries(strings)) {
     const tag = canonicalTag(key);
-    if (tag === undefined) throw new TypeError(`npuser: ${who} options.strings["${key}"]: not a BCP 47 language tag`);
-    given.set(tag, checkStrings(value, `${who} options.strings["${key}"]`));
+    if (tag === undefined) throw optionError(who, 'strings', `has a key that is not a BCP 47 language tag: "${key}"`);
+    given.set(tag, checkStrings(value, who, `strings["${key}"]`));
   }
   // Apply general before specific (`pt` before `pt-br`), each over what its chain already has.
   const ordered = [...given.keys()].sort((a, b) => a.split('-').length - b.split('-').length);
@@ -347,24 +346,22 @@ function stringTable(strings: RenderCodeMessageOptions['strings'], who: string):
     }
     const missing = STRING_KEYS.filter((k) => merged[k] === undefined);
     if (missing.length > 0) {
-      throw new TypeError(
-        `npuser: ${who} options.strings["${tag}"] lacks ${missing.join(', ')}: a language without built-in strings needs every one`,
-      );
+      throw optionError(who, `strings["${tag}"]`, `lacks ${missing.join(', ')}: a language without built-in strings needs every one`);
     }
     table.set(tag, Object.freeze(merged as CodeMessageStrings));
   }
   return table;
 }
 
-function checkStrings(value: unknown, where: string): Partial<CodeMessageStrings> {
-  if (typeof value !== 'object' || value === null) throw new TypeError(`npuser: ${where} must be an object of strings`);
+function checkStrings(value: unknown, who: string, name: string): Partial<CodeMessageStrings> {
+  if (typeof value !== 'object' || value === null) throw optionError(who, name, 'must be an object of strings');
   const known: readonly string[] = STRING_KEYS;
   for (const [key, text] of Object.entries(value)) {
-    if (!known.includes(key)) throw new TypeError(`npuser: ${where}.${key} is not a message string (${STRING_KEYS.join(', ')})`);
-    if (typeof text !== 'string') throw new TypeError(`npuser: ${where}.${key} must be a string`);
+    if (!known.includes(key)) throw optionError(who, `${name}.${key}`, `is not a message string (${STRING_KEYS.join(', ')})`);
+    if (typeof text !== 'string') throw optionError(who, `${name}.${key}`, 'must be a string');
     // Only the opt-in subject may carry the code: anywhere else `{code}` is a mistake.
     if (key !== 'subjectWithCode' && text.includes('{code}')) {
-      throw new TypeError(`npuser: ${where}.${key} must not use {code}; only subjectWithCode may`);
+      throw optionError(who, `${name}.${key}`, 'must not use {code}; only subjectWithCode may');
     }
   }
   return value;

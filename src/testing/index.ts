@@ -15,4 +15,4 @@ export type {
 export { memoryMailer } from './memory-mailer.js';
 export type { MemoryMailer } from './memory-mailer.js';
 export { runMailerContract, mailerContractCases } from './mailer-contract.js';
-export type { DeliveredMail, MailerContractFactory, MailerContractOptions, MailerHarness } from './mailer-contract.js';
+export type { DeliveredMail, MailerContractCase, MailerContractFactory, MailerContractOptions, MailerHarness } from './mailer-contract.js';

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withDeadline } from '../lib/deadline.js';
 import type { CodeMessage, Mailer } from '../types.js';
-import type { ContractCase, TestRunner } from './code-store-contract.js';
+import type { TestRunner } from './code-store-contract.js';
 
 /**
  * One message as it arrived: what the recipient's side saw, read back by
@@ -40,7 +41,9 @@ export interface DeliveredMail {
  *
  * `failNextSend` makes the backend fail once, so the suite can check that
  * failures reject. `hangNextSend` is optional: give it when the backend can be
- * made to stop answering, and the suite checks that an abort ends a send in flight.
+ * made to stop answering, and say so with the contract option `canHang: true`;
+ * the suite then checks that an abort ends a send in flight (without it, that
+ * case is reported as skipped).
  *
  * @example
  * ```ts
@@ -60,7 +63,7 @@ export interface MailerHarness {
   delivered(): readonly DeliveredMail[] | Promise<readonly DeliveredMail[]>;
   /** Make the next delivery fail at the backend (an SMTP server refusing the recipient, a provider answering 500). */
   failNextSend(): void | Promise<void>;
-  /** Make the next delivery hang at the backend (a server that stops answering). */
+  /** Make the next delivery hang at the backend (a server that stops answering). Used when `canHang: true`. */
   hangNextSend?(): void | Promise<void>;
   /** Release what the harness holds (connections, servers); called after every case. */
   close?(): void | Promise<void>;
@@ -90,7 +93,7 @@ export type MailerContractFactory = () => MailerHarness | Promise<MailerHarness>
  * @example
  * ```ts
  * import type { MailerContractOptions } from 'npuser/testing';
- * const options: MailerContractOptions = { abortWithinMs: 1000, codeInSubject: false };
+ * const options: MailerContractOptions = { abortWithinMs: 1000, codeInSubject: false, canHang: true };
  * ```
  */
 export interface MailerContractOptions {
@@ -100,14 +103,54 @@ export interface MailerContractOptions {
    */
   abortWithinMs?: number;
   /**
-   * The mailer was configured with `codeInSubject: true`: skip the check that
-   * the subject does not contain the code.
+   * The mailer was configured with `codeInSubject: true`: the check that the
+   * subject does not contain the code is reported as skipped.
    * @default false
    */
   codeInSubject?: boolean;
+  /**
+   * The harness can make its backend hang (it has `hangNextSend`): run the
+   * case that an abort ends a send in flight. Without it, that case is
+   * reported as skipped. Known before any harness is built, so the runner can
+   * register the case as skipped.
+   * @default false
+   */
+  canHang?: boolean;
+}
+
+/**
+ * One property of the Mailer contract, runnable under any test runner.
+ *
+ * @example
+ * ```ts
+ * import { memoryMailer, mailerContractCases } from 'npuser/testing';
+ * const cases = mailerContractCases(() => {
+ *   const mailer = memoryMailer();
+ *   return {
+ *     mailer,
+ *     delivered: () => mailer.messages.map((m) => ({ recipients: [m.to], text: m.code })),
+ *     failNextSend: () => mailer.failNextSend(),
+ *   };
+ * });
+ * const hang = cases.find((c) => c.id === 'abort-ends-hung-send');
+ * console.log(hang?.skipped); // 'the harness cannot hang its backend (canHang is not set)'
+ * ```
+ */
+export interface MailerContractCase {
+  /** A stable kebab-case identifier (`failure-rejects-cleanly`): never changes once published. */
+  readonly id: string;
+  /** What the case proves, as a test title; ends in `(skipped: …)` when the case is skipped. */
+  readonly title: string;
+  /** Why the case does not apply to this mailer, when it does not; `run` then does nothing. */
+  readonly skipped?: string;
+  /** Build a fresh harness and check the property; rejects when the mailer breaks it. */
+  run(): Promise<void>;
 }
 
 const DEFAULT_ABORT_WITHIN_MS = 2000;
+
+/** `it`, or its `skip`, as a plain function. */
+type RegisterTest = (title: string, body: () => Promise<void>) => unknown;
 
 /** A message to a fresh address, with a code that keeps a leading zero. */
 function sampleMessage(): CodeMessage {
@@ -139,26 +182,15 @@ function assertDeliveredTo(mail: DeliveredMail, message: CodeMessage): void {
 }
 
 /** Settles `promise`, failing if it takes longer than `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<PromiseSettledResult<T>> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => {
-      resolve('late');
-    }, ms);
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<PromiseSettledResult<T>> {
+  const settled = promise.then(
+    (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
+    (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
+  );
+  return withDeadline(() => settled, {
+    timeoutMs: ms,
+    onTimeout: () => new assert.AssertionError({ message: `${what} did not settle within ${ms} ms` }),
   });
-  try {
-    const settled = await Promise.race([
-      promise.then(
-        (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
-        (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
-      ),
-      late,
-    ]);
-    if (settled === 'late') assert.fail(`${what} did not settle within ${ms} ms`);
-    return settled;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function text(value: unknown): string {
@@ -184,12 +216,14 @@ function text(value: unknown): string {
  * for (const c of cases) await c.run();
  * ```
  */
-export function mailerContractCases(factory: MailerContractFactory, options: MailerContractOptions = {}): ContractCase[] {
+export function mailerContractCases(factory: MailerContractFactory, options: MailerContractOptions = {}): MailerContractCase[] {
   const abortWithinMs = options.abortWithinMs ?? DEFAULT_ABORT_WITHIN_MS;
   const signal = () => new AbortController().signal;
 
-  const cases: Array<[string, (h: MailerHarness) => Promise<void>]> = [
+  // [id, title, body, why it is skipped (when it is)]
+  const cases: Array<[string, string, (h: MailerHarness) => Promise<void>, (string | undefined)?]> = [
     [
+      'delivers-to-exactly-message-to',
       'delivers one message to exactly message.to, and resolves only once it is delivered',
       async (h) => {
         const message = sampleMessage();
@@ -200,6 +234,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'text-carries-code',
       'the text the reader gets carries the code, leading zero included',
       async (h) => {
         const message = sampleMessage();
@@ -213,17 +248,21 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'subject-without-code',
       'the subject does not contain the code (lock screens show subjects)',
       async (h) => {
         const message = sampleMessage();
         await h.mailer.send(message, { signal: signal() });
         const [mail] = await h.delivered();
         assert.ok(mail, 'nothing was delivered');
-        if (mail.subject === undefined || options.codeInSubject === true) return;
+        // A mailer that writes no subject cannot leak the code through one.
+        if (mail.subject === undefined) return;
         assert.ok(!digitsOnly(mail.subject).includes(message.code), `the subject "${mail.subject}" contains the code`);
       },
+      options.codeInSubject === true ? 'the mailer puts the code in the subject (codeInSubject)' : undefined,
     ],
     [
+      'html-loads-nothing-remote',
       'the HTML part loads nothing from the network (no remote images, styles or frames)',
       async (h) => {
         const message = sampleMessage();
@@ -237,6 +276,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'concurrent-sends-stay-apart',
       'concurrent sends to different addresses each reach their own recipient, and only theirs',
       async (h) => {
         const messages = Array.from({ length: 5 }, sampleMessage);
@@ -252,6 +292,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'aborted-signal-delivers-nothing',
       'an already aborted signal: rejects and delivers nothing',
       async (h) => {
         const controller = new AbortController();
@@ -262,6 +303,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'failure-rejects-cleanly',
       'a failed delivery rejects with an Error that names neither the address nor the code; the next send works',
       async (h) => {
         await h.failNextSend();
@@ -284,45 +326,57 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
-      `an abort while the backend hangs rejects within ${abortWithinMs} ms (when the harness can hang it)`,
+      'abort-ends-hung-send',
+      `an abort while the backend hangs rejects within ${abortWithinMs} ms`,
       async (h) => {
-        // Some backends cannot hang (a console, a list in memory): nothing to check then.
-        if (!h.hangNextSend) return;
+        assert.ok(typeof h.hangNextSend === 'function', 'canHang is set, but the harness has no hangNextSend');
         await h.hangNextSend();
         const controller = new AbortController();
         const sending = h.mailer.send(sampleMessage(), { signal: controller.signal });
+        // Gives the send time to reach the backend, so the abort lands while it hangs there.
         await sleep(50);
         controller.abort(new Error('npuser stopped waiting'));
         const settled = await within(sending, abortWithinMs, 'an aborted send to a hanging backend');
         assert.equal(settled.status, 'rejected', 'send resolved although it was aborted');
       },
+      options.canHang === true ? undefined : 'the harness cannot hang its backend (canHang is not set)',
     ],
   ];
 
-  return cases.map(([name, body]) => ({
-    name,
-    run: async () => {
-      const harness = await factory();
-      try {
-        await body(harness);
-      } finally {
-        await harness.close?.();
-      }
-    },
-  }));
+  return cases.map(([id, title, body, skipped]): MailerContractCase => {
+    if (skipped !== undefined) {
+      return { id, title: `${title} (skipped: ${skipped})`, skipped, run: () => Promise.resolve() };
+    }
+    return {
+      id,
+      title,
+      run: async () => {
+        const harness = await factory();
+        try {
+          await body(harness);
+        } finally {
+          await harness.close?.();
+        }
+      },
+    };
+  });
 }
 
 /**
  * Run the Mailer contract against your mailer under your test runner: it
  * delivers one message to exactly `message.to` (envelope and headers), carries
  * the code in the text, keeps it out of the subject, loads nothing remote,
- * keeps concurrent sends apart, honours an aborted signal, and rejects, with an
- * error that names neither address nor code, when delivery fails.
+ * keeps concurrent sends apart, honours an aborted signal (and, with
+ * `canHang`, ends a hung send), and rejects, with an error that names neither
+ * address nor code, when delivery fails. A case that does not apply
+ * (`codeInSubject`, no `canHang`) is registered with `it.skip` and a title
+ * ending in `(skipped: …)`, or, on a runner without `it.skip`, as a test with
+ * that title that checks nothing.
  *
  * @param name - Shown as the `describe` title.
  * @param factory - Returns a fresh harness per case: the mailer and a way to read what it delivered.
  * @param runner - Your runner's `describe` and `it`.
- * @param options - How long an abort may take; whether the subject may carry the code.
+ * @param options - How long an abort may take; whether the subject may carry the code; whether the harness can hang.
  *
  * @example
  * ```ts
@@ -336,8 +390,9 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
  *     mailer: myMailer({ client: outbox.client }),
  *     delivered: () => outbox.sent.map((m) => ({ recipients: m.to, subject: m.subject, text: m.text, html: m.html })),
  *     failNextSend: () => outbox.failNext(),
+ *     hangNextSend: () => outbox.hangNext(),
  *   };
- * }, { describe, it });
+ * }, { describe, it }, { canHang: true });
  * ```
  */
 export function runMailerContract(
@@ -348,7 +403,14 @@ export function runMailerContract(
 ): void {
   runner.describe(`Mailer contract: ${name}`, () => {
     for (const contractCase of mailerContractCases(factory, options)) {
-      runner.it(contractCase.name, () => contractCase.run());
+      if (contractCase.skipped === undefined) {
+        runner.it(contractCase.title, () => contractCase.run());
+        continue;
+      }
+      // Reported as skipped where the runner can say so (vitest, jest, mocha, node:test all can).
+      const { it } = runner as unknown as { readonly it: { readonly skip?: unknown } };
+      if (typeof it.skip === 'function') (it as { readonly skip: RegisterTest }).skip(contractCase.title, () => contractCase.run());
+      else runner.it(contractCase.title, () => contractCase.run());
     }
   });
 }

@@ -1,3 +1,6 @@
+import { argumentError } from '../lib/checks.js';
+import { isAborted } from '../lib/deadline.js';
+import { canonicalEmail } from '../lib/email.js';
 import type { CodeMessage, Mailer } from '../types.js';
 
 /**
@@ -12,9 +15,18 @@ import type { CodeMessage, Mailer } from '../types.js';
 export interface MemoryMailer extends Mailer {
   /** Every message sent so far, oldest first. */
   readonly messages: readonly CodeMessage[];
-  /** The code of the newest message to `email` (compared case-insensitively), or `undefined`. */
+  /**
+   * The code of the newest message to `email`, or `undefined`. Addresses are
+   * compared in npuser's canonical form, so every spelling of one address
+   * finds it: `' Ada@Example.COM '`, or `ada@bücher.de` for a message sent to
+   * `ada@xn--bcher-kva.de`. An address npuser would refuse finds nothing.
+   * @throws TypeError when `email` is not a string.
+   */
   lastCodeFor(email: string): string | undefined;
-  /** Make the next `send` reject with `error` (a delivery failure in a test). */
+  /**
+   * Make the next `send` reject with `error` (a delivery failure in a test).
+   * @throws TypeError when `error` is given and is not an `Error`.
+   */
   failNextSend(error?: Error): void;
   /** Forget every message. */
   clear(): void;
@@ -42,7 +54,7 @@ export function memoryMailer(): MemoryMailer {
     messages,
     send(message, options) {
       // An aborted send delivers nothing, as the Mailer contract requires of every mailer.
-      if ((options as Partial<typeof options> | undefined)?.signal?.aborted === true) {
+      if (isAborted((options as Partial<typeof options> | undefined)?.signal)) {
         return Promise.reject(new Error('memory mailer: the send was aborted'));
       }
       if (nextFailure) {
@@ -54,18 +66,30 @@ export function memoryMailer(): MemoryMailer {
       return Promise.resolve();
     },
     lastCodeFor(email) {
-      const wanted = email.trim().toLowerCase();
+      if (typeof email !== 'string') throw argumentError('memoryMailer.lastCodeFor', 'email', 'must be a string');
+      const wanted = canonicalOrUndefined(email);
+      if (wanted === undefined) return undefined;
       for (let i = messages.length - 1; i >= 0; i -= 1) {
         const message = messages[i];
-        if (message && message.to === wanted) return message.code;
+        // npuser sends canonical addresses, but a test may call send() with any spelling.
+        if (message && canonicalOrUndefined(message.to) === wanted) return message.code;
       }
       return undefined;
     },
     failNextSend(error = new Error('simulated delivery failure')) {
+      if (!(error instanceof Error)) throw argumentError('memoryMailer.failNextSend', 'error', 'must be an Error');
       nextFailure = error;
     },
     clear() {
       messages.length = 0;
     },
   };
+}
+
+function canonicalOrUndefined(email: unknown): string | undefined {
+  try {
+    return canonicalEmail(email);
+  } catch {
+    return undefined;
+  }
 }

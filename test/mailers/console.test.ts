@@ -87,9 +87,18 @@ describe('consoleMailer', () => {
     expect(() => consoleMailer({ write: () => undefined, force: true })).not.toThrow();
   });
 
-  it('rejects malformed message options at construction', () => {
-    expect(() => consoleMailer({ defaultLocale: 'xx' })).toThrow(/defaultLocale/);
-    expect(() => consoleMailer({ render: 'text' as never })).toThrow(/render/);
+  it.each<[string, unknown, string]>([
+    ['options null', null, 'npuser: consoleMailer(options) takes an options object'],
+    ['write not a function', { write: 'stdout' }, 'npuser: consoleMailer options.write must be a function'],
+    ['force not a boolean', { force: 'yes' }, 'npuser: consoleMailer options.force must be a boolean'],
+    ['render not a function', { render: 'text' }, 'npuser: consoleMailer options.render must be a function'],
+    ['codeInSubject not a boolean', { codeInSubject: 1 }, 'npuser: consoleMailer options.codeInSubject must be a boolean'],
+  ])('rejects malformed options at construction, in the one format: %s', (_name, options, expected) => {
+    expect(() => consoleMailer(options as never)).toThrow(new TypeError(expected));
+  });
+
+  it('rejects a defaultLocale without strings, naming the option', () => {
+    expect(() => consoleMailer({ defaultLocale: 'xx' })).toThrow(/^npuser: consoleMailer options\.defaultLocale "xx" has no strings/);
   });
 
   it('is what NpUser uses by default outside production, localised by context.locale', async () => {

@@ -80,12 +80,28 @@ describe('the demo with a bad SMTP_URL', () => {
     expect(demo.output).toContain('SMTP_URL must be a URL such as smtp://user:pass@smtp.example.com:587');
   });
 
+  it('an smtp:// URL to another machine without requireTLS stops the demo: nodemailer reads the URL as given, npuser refuses it', async () => {
+    // Nothing connects: nodemailer connects on the first send, and the demo stops before serving.
+    const demo = startDemo({ SMTP_URL: 'smtp://user:secret-pass@smtp.example.com:587' });
+    const timeout = new Promise<'timeout'>((resolve) => {
+      setTimeout(() => {
+        resolve('timeout');
+      }, WAIT_MS).unref();
+    });
+    const code = await Promise.race([demo.exited, timeout]);
+    if (code === 'timeout') await demo.stop();
+    expect(code).toBe(1);
+    expect(demo.output).toContain('npuser: nodemailerMailer options.transporter connects to smtp.example.com with neither secure nor requireTLS');
+    expect(demo.output).toContain('smtp://user:pass@host:587?requireTLS=true');
+    expect(demo.output).not.toContain('secret-pass');
+  });
+
   it('without SMTP_URL the banner says codes are printed, and how to send real mail', async () => {
     const demo = startDemo({});
     try {
       await waitFor(() => demo.output.includes('running at'), WAIT_MS, 'the demo banner');
       expect(demo.output).toContain('printed right here, in this terminal');
-      expect(demo.output).toContain('Set SMTP_URL (smtp://user:pass@host:587) to send real mail.');
+      expect(demo.output).toContain('Set SMTP_URL (smtps://user:pass@host:465, or smtp://…:587?requireTLS=true) to send real mail.');
     } finally {
       await demo.stop();
     }

@@ -226,17 +226,21 @@ describe('renderCodeMessage: app strings', () => {
     expect(renderCodeMessage(message(), { strings: { en: { subject: '{appName} {nope}' } } }).subject).toBe('My blog {nope}');
   });
 
+  it('options that are not an object → TypeError', () => {
+    expect(() => renderCodeMessage(message(), null as never)).toThrow(new TypeError('npuser: renderCodeMessage(options) takes an options object'));
+  });
+
   it.each<[string, unknown, RegExp]>([
-    ['options null', null, /options must be an object/],
-    ['strings a string', { strings: 'en' }, /strings/],
-    ['an unknown key', { strings: { en: { subjet: 'x' } } }, /subjet is not a message string/],
-    ['{code} in the intro', { strings: { en: { intro: 'Code {code}' } } }, /only subjectWithCode may/],
-    ['an incomplete new language', { strings: { nl: { subject: 'x' } } }, /lacks subjectWithCode, intro, lifetime, ignore/],
-    ['a non-string value', { strings: { fr: { subject: null } } }, /must be a string/],
-    ['a bad tag', { strings: { '12345678901': {} } }, /BCP 47/],
-    ['defaultLocale without strings', { defaultLocale: 'nl' }, /defaultLocale "nl" has no strings/],
-    ['defaultLocale not a string', { defaultLocale: 7 }, /defaultLocale/],
-    ['codeInSubject not a boolean', { codeInSubject: 1 }, /codeInSubject/],
+    ['strings a string', { strings: 'en' }, /^npuser: renderCodeMessage options\.strings must be an object/],
+    ['an unknown key', { strings: { en: { subjet: 'x' } } }, /^npuser: renderCodeMessage options\.strings\["en"\]\.subjet is not a message string/],
+    ['{code} in the intro', { strings: { en: { intro: 'Code {code}' } } }, /^npuser: renderCodeMessage options\.strings\["en"\]\.intro must not use \{code\}; only subjectWithCode may/],
+    ['an incomplete new language', { strings: { nl: { subject: 'x' } } }, /^npuser: renderCodeMessage options\.strings\["nl"\] lacks subjectWithCode, intro, lifetime, ignore/],
+    ['a non-string value', { strings: { fr: { subject: null } } }, /^npuser: renderCodeMessage options\.strings\["fr"\]\.subject must be a string/],
+    ['a language that is not an object', { strings: { fr: 'Bonjour' } }, /^npuser: renderCodeMessage options\.strings\["fr"\] must be an object of strings/],
+    ['a bad tag', { strings: { '12345678901': {} } }, /^npuser: renderCodeMessage options\.strings has a key that is not a BCP 47 language tag: "12345678901"/],
+    ['defaultLocale without strings', { defaultLocale: 'nl' }, /^npuser: renderCodeMessage options\.defaultLocale "nl" has no strings/],
+    ['defaultLocale not a string', { defaultLocale: 7 }, /^npuser: renderCodeMessage options\.defaultLocale must be a BCP 47 language tag/],
+    ['codeInSubject not a boolean', { codeInSubject: 1 }, /^npuser: renderCodeMessage options\.codeInSubject must be a boolean/],
   ])('%s → TypeError', (_name, options, pattern) => {
     expect(() => renderCodeMessage(message(), options as never)).toThrow(TypeError);
     expect(() => renderCodeMessage(message(), options as never)).toThrow(pattern);

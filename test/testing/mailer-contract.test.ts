@@ -89,6 +89,7 @@ describe('over real SMTP', () => {
       };
     },
     { describe, it },
+    { canHang: true },
   );
 });
 
@@ -163,23 +164,24 @@ function flawedMailer(flaws: Flaws = {}): MailerContractFactory {
   };
 }
 
-/** The names of the contract cases a mailer fails. */
+/** The ids of the contract cases a mailer fails. */
 async function failedCases(factory: MailerContractFactory): Promise<string[]> {
   const failed: string[] = [];
-  for (const contractCase of mailerContractCases(factory, { abortWithinMs: 200 })) {
-    await contractCase.run().catch(() => failed.push(contractCase.name));
+  for (const contractCase of mailerContractCases(factory, { abortWithinMs: 200, canHang: true })) {
+    await contractCase.run().catch(() => failed.push(contractCase.id));
   }
   return failed;
 }
 
-const DELIVERS = /^delivers one message to exactly message\.to/;
-const CARRIES_CODE = /^the text the reader gets carries the code/;
-const SUBJECT = /^the subject does not contain the code/;
-const REMOTE = /^the HTML part loads nothing from the network/;
-const CONCURRENT = /^concurrent sends to different addresses/;
-const ABORTED = /^an already aborted signal/;
-const FAILURE = /^a failed delivery rejects/;
-const HANG = /^an abort while the backend hangs/;
+const DELIVERS = 'delivers-to-exactly-message-to';
+const CARRIES_CODE = 'text-carries-code';
+const SUBJECT = 'subject-without-code';
+const REMOTE = 'html-loads-nothing-remote';
+const CONCURRENT = 'concurrent-sends-stay-apart';
+const ABORTED = 'aborted-signal-delivers-nothing';
+const FAILURE = 'failure-rejects-cleanly';
+const HANG = 'abort-ends-hung-send';
+const ALL_IDS = [DELIVERS, CARRIES_CODE, SUBJECT, REMOTE, CONCURRENT, ABORTED, FAILURE, HANG];
 
 describe('the mailer contract catches broken mailers', () => {
   it('a sound mailer built the same way passes every case (the suite is not simply failing)', async () => {
@@ -190,43 +192,43 @@ describe('the mailer contract catches broken mailers', () => {
     const failed = await failedCases(
       flawedMailer({ deliver: (_m, d) => ({ ...d, recipients: [...d.recipients, 'audit@example.org'] }) }),
     );
-    expect(failed).toEqual(expect.arrayContaining([expect.stringMatching(DELIVERS), expect.stringMatching(CONCURRENT)]));
+    expect(failed).toEqual(expect.arrayContaining([DELIVERS, CONCURRENT]));
   });
 
   it('one that adds a Cc header', async () => {
     const failed = await failedCases(
       flawedMailer({ deliver: (_m, d) => ({ ...d, headerRecipients: [...(d.headerRecipients ?? []), 'boss@example.org'] }) }),
     );
-    expect(failed).toEqual(expect.arrayContaining([expect.stringMatching(DELIVERS)]));
+    expect(failed).toEqual(expect.arrayContaining([DELIVERS]));
   });
 
   it('one that resolves when delivery failed', async () => {
-    expect(await failedCases(flawedMailer({ swallowFailures: true }))).toEqual([expect.stringMatching(FAILURE)]);
+    expect(await failedCases(flawedMailer({ swallowFailures: true }))).toEqual([FAILURE]);
   });
 
   it('one that resolves without delivering anything', async () => {
     const failed = await failedCases(flawedMailer({ dropEverything: true }));
-    expect(failed).toEqual(expect.arrayContaining([expect.stringMatching(DELIVERS), expect.stringMatching(CARRIES_CODE)]));
+    expect(failed).toEqual(expect.arrayContaining([DELIVERS, CARRIES_CODE]));
   });
 
   it('one that sends although the signal is already aborted', async () => {
-    expect(await failedCases(flawedMailer({ ignoreAbortedSignal: true }))).toEqual([expect.stringMatching(ABORTED)]);
+    expect(await failedCases(flawedMailer({ ignoreAbortedSignal: true }))).toEqual([ABORTED]);
   });
 
   it('one that stops listening to the signal while its backend hangs', async () => {
-    expect(await failedCases(flawedMailer({ deafWhileHanging: true }))).toEqual([expect.stringMatching(HANG)]);
+    expect(await failedCases(flawedMailer({ deafWhileHanging: true }))).toEqual([HANG]);
   });
 
   it('one that puts the code in the subject', async () => {
     const failed = await failedCases(flawedMailer({ deliver: (m, d) => ({ ...d, subject: `${m.code} is your code` }) }));
-    expect(failed).toEqual([expect.stringMatching(SUBJECT)]);
+    expect(failed).toEqual([SUBJECT]);
   });
 
   it('one that loads a tracking pixel', async () => {
     const failed = await failedCases(
       flawedMailer({ deliver: (_m, d) => ({ ...d, html: `${d.html ?? ''}<img src="https://tracker.example/p.gif" width="1">` }) }),
     );
-    expect(failed).toEqual([expect.stringMatching(REMOTE)]);
+    expect(failed).toEqual([REMOTE]);
   });
 
   it('one that turns the code into a number (the leading zero is lost)', async () => {
@@ -238,14 +240,97 @@ describe('the mailer contract catches broken mailers', () => {
         },
       }),
     );
-    expect(failed).toEqual(expect.arrayContaining([expect.stringMatching(CARRIES_CODE)]));
+    expect(failed).toEqual(expect.arrayContaining([CARRIES_CODE]));
   });
 
   it('one whose error quotes the server reply with the address', async () => {
-    expect(await failedCases(flawedMailer({ leakyError: true }))).toEqual([expect.stringMatching(FAILURE)]);
+    expect(await failedCases(flawedMailer({ leakyError: true }))).toEqual([FAILURE]);
   });
 
   it('one that mixes up concurrent sends (shared state across an await)', async () => {
-    expect(await failedCases(flawedMailer({ sharedState: true }))).toEqual([expect.stringMatching(CONCURRENT)]);
+    expect(await failedCases(flawedMailer({ sharedState: true }))).toEqual([CONCURRENT]);
+  });
+});
+
+// ─── Case ids and skipped cases, as every npuser contract suite reports them ──
+
+/** A runner that records what the suite registers, with or without `it.skip`. */
+function recordingRunner(withSkip: boolean) {
+  const registered: { title: string; skipped: boolean; body: () => Promise<void> }[] = [];
+  const itFn = (title: string, body: () => Promise<void>) => {
+    registered.push({ title, skipped: false, body });
+  };
+  const runner = {
+    describe: (_title: string, body: () => void) => {
+      body();
+    },
+    it: withSkip
+      ? Object.assign(itFn, {
+          skip: (title: string, body: () => Promise<void>) => {
+            registered.push({ title, skipped: true, body });
+          },
+        })
+      : itFn,
+  };
+  return { runner, registered };
+}
+
+const memoryHarness: MailerContractFactory = () => {
+  const mailer = memoryMailer();
+  return {
+    mailer,
+    delivered: () => mailer.messages.map((m) => ({ recipients: [m.to], text: m.code })),
+    failNextSend: () => {
+      mailer.failNextSend();
+    },
+  };
+};
+
+describe('mailerContractCases: stable ids, and skipped cases that say why', () => {
+  it('every case has a unique kebab-case id, in a published order', () => {
+    const cases = mailerContractCases(memoryHarness, { canHang: true });
+    expect(cases.map((c) => c.id)).toEqual(ALL_IDS);
+    for (const c of cases) expect(c.id).toMatch(/^[a-z]+(?:-[a-z]+)*$/);
+  });
+
+  it('titles may change; ids do not depend on options', () => {
+    const a = mailerContractCases(memoryHarness, { abortWithinMs: 100 });
+    const b = mailerContractCases(memoryHarness, { abortWithinMs: 900, codeInSubject: true, canHang: true });
+    expect(a.map((c) => c.id)).toEqual(b.map((c) => c.id));
+  });
+
+  it('without canHang, the hang case is skipped, with the reason in its title', async () => {
+    const hang = mailerContractCases(memoryHarness).find((c) => c.id === HANG);
+    expect(hang?.skipped).toBe('the harness cannot hang its backend (canHang is not set)');
+    expect(hang?.title).toMatch(/^an abort while the backend hangs rejects within 2000 ms \(skipped: the harness cannot hang its backend \(canHang is not set\)\)$/);
+    await expect(hang?.run()).resolves.toBeUndefined();
+  });
+
+  it('with codeInSubject, the subject case is skipped', () => {
+    const subject = mailerContractCases(memoryHarness, { codeInSubject: true }).find((c) => c.id === SUBJECT);
+    expect(subject?.skipped).toMatch(/codeInSubject/);
+    expect(subject?.title).toMatch(/\(skipped: .*codeInSubject.*\)$/);
+  });
+
+  it('canHang without a hangNextSend in the harness fails the case rather than passing it silently', async () => {
+    const hang = mailerContractCases(memoryHarness, { canHang: true }).find((c) => c.id === HANG);
+    await expect(hang?.run()).rejects.toThrow(/canHang is set, but the harness has no hangNextSend/);
+  });
+
+  it('runMailerContract registers skipped cases through it.skip, the others through it', () => {
+    const { runner, registered } = recordingRunner(true);
+    runMailerContract('memoryMailer', memoryHarness, runner);
+    expect(registered).toHaveLength(ALL_IDS.length);
+    const skipped = registered.filter((r) => r.skipped).map((r) => r.title);
+    expect(skipped).toEqual([expect.stringMatching(/^an abort while the backend hangs .*\(skipped: the harness cannot hang its backend/)]);
+  });
+
+  it('on a runner without it.skip, a skipped case is a test whose title ends in (skipped: …) and that checks nothing', async () => {
+    const { runner, registered } = recordingRunner(false);
+    runMailerContract('memoryMailer', memoryHarness, runner, { codeInSubject: true });
+    expect(registered.every((r) => !r.skipped)).toBe(true);
+    const marked = registered.filter((r) => r.title.endsWith(')') && /\(skipped: /.test(r.title));
+    expect(marked).toHaveLength(2);
+    for (const r of marked) await expect(r.body()).resolves.toBeUndefined();
   });
 });
