@@ -259,9 +259,17 @@ export function describeError(err) {
     case 'ERR_NPUSER_TOO_MANY_ATTEMPTS':
       return {
         status: 429,
-        message: 'Too many wrong attempts: that code no longer works. Ask for a new code. If this keeps happening, the address is locked for a while.',
+        message: 'Too many wrong attempts: that code no longer works. Ask for a new code.',
         headers: {},
       };
+    case 'ERR_NPUSER_ADDRESS_LOCKED': {
+      const seconds = err.retryAfterSeconds ?? 3600;
+      return {
+        status: 429,
+        message: `Too many failed sign-ins for this address. It is locked for ${humanDuration(seconds)}.`,
+        headers: { 'Retry-After': String(seconds) },
+      };
+    }
     case 'ERR_NPUSER_RATE_LIMITED': {
       const seconds = err.retryAfterSeconds ?? 60;
       return {
