@@ -12,4 +12,5 @@ export const ENTRY_POINTS = {
   './testing': 'src/testing/index.ts',
   './mailers/nodemailer': 'src/mailers/nodemailer.ts',
   './stores/redis': 'src/stores/redis.ts',
+  './http': 'src/http/index.ts',
 } as const;
