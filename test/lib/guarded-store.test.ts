@@ -82,3 +82,70 @@ describe('GuardedStore.consume with an expected value', () => {
     expect((late.cause as Error).message).toMatch(/did not answer within 20 ms/);
   });
 });
+
+/** The five methods of a memory store, and no transact: npuser must run the steps one by one. */
+function withoutTransact(inner: CodeStore): CodeStore {
+  return {
+    set: (k, v, t) => inner.set(k, v, t),
+    get: (k) => inner.get(k),
+    consume: (k, e) => inner.consume(k, e),
+    delete: (k) => inner.delete(k),
+    increment: (k, t) => inner.increment(k, t),
+  };
+}
+
+describe('GuardedStore.transact', () => {
+  const steps = [
+    { op: 'get', key: '{a}:failures', stopIfCountAtLeast: 2 },
+    { op: 'increment', key: '{a}:hourly', ttlMs: 60_000, stopIfCountAbove: 1 },
+    { op: 'set', key: '{a}:code', value: 'v', ttlMs: 60_000 },
+  ] as const;
+
+  it('without a store transact: runs the steps in order and stops after the first whose condition holds', async () => {
+    const inner = memoryCodeStore({ now: () => 1_700_000_000_000 });
+    const guarded = new GuardedStore(withoutTransact(inner), TIMEOUT_MS);
+    expect(await guarded.transact(steps)).toEqual([undefined, { count: 1, ttlMs: 60_000 }, undefined]);
+    expect(await inner.get('{a}:code')).toEqual({ value: 'v', ttlMs: 60_000 });
+    await inner.delete('{a}:code');
+    // Now the hourly window is over its limit: the transaction stops there and the code is not written.
+    expect(await guarded.transact(steps)).toEqual([undefined, { count: 2, ttlMs: 60_000 }]);
+    expect(await inner.get('{a}:code')).toBeUndefined();
+    await inner.set('{a}:failures', '2', 60_000);
+    expect(await guarded.transact(steps)).toEqual([{ value: '2', ttlMs: 60_000 }]);
+  });
+
+  it('a counter read for a stop condition that is not a counter fails closed', async () => {
+    const inner = memoryCodeStore({ now: () => 1_700_000_000_000 });
+    await inner.set('{a}:failures', 'garbage', 60_000);
+    await rejectsWith(new GuardedStore(withoutTransact(inner), TIMEOUT_MS).transact(steps), 'ERR_NPUSER_STORE_FAILED');
+  });
+
+  // A store's transact reply is checked against the stop conditions npuser knows: running past a stop,
+  // stopping where nothing held, or answering results of the wrong shape is garbage.
+  const replies: Array<[string, unknown]> = [
+    ['not an array', { 0: undefined }],
+    ['empty', []],
+    ['more results than steps', [undefined, { count: 1, ttlMs: 1 }, undefined, undefined]],
+    ['stopped where no condition held', [undefined]],
+    ['ran past a stop', [{ value: '5', ttlMs: 1 }, { count: 1, ttlMs: 1 }, undefined]],
+    ['a counter of the wrong shape', [undefined, { count: '1', ttlMs: 1 }, undefined]],
+    ['an entry of the wrong shape', [{ value: 5, ttlMs: 1 }, { count: 1, ttlMs: 1 }, undefined]],
+  ];
+  for (const [name, reply] of replies) {
+    it(`a transact reply that is ${name} fails closed`, async () => {
+      const store: CodeStore = { ...withoutTransact(memoryCodeStore()), transact: () => Promise.resolve(reply as never) };
+      await rejectsWith(new GuardedStore(store, TIMEOUT_MS).transact(steps), 'ERR_NPUSER_STORE_FAILED');
+    });
+  }
+
+  it('a well-formed transact reply that stopped at its last step is accepted', async () => {
+    const reply = [undefined, { count: 2, ttlMs: 5 }];
+    const store: CodeStore = { ...withoutTransact(memoryCodeStore()), transact: () => Promise.resolve(reply) };
+    expect(await new GuardedStore(store, TIMEOUT_MS).transact(steps.slice(0, 2))).toEqual(reply);
+  });
+
+  it('a transact that hangs times out', async () => {
+    const store: CodeStore = { ...withoutTransact(memoryCodeStore()), transact: () => new Promise(() => undefined) };
+    await rejectsWith(new GuardedStore(store, TIMEOUT_MS).transact(steps), 'ERR_NPUSER_STORE_FAILED');
+  });
+});
