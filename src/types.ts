@@ -31,44 +31,6 @@ export interface StoreCounter {
 }
 
 /**
- * Where npuser keeps pending codes, attempt counters and rate-limit windows.
- *
- * npuser only ever hands a store keys and values that are keyed hashes or
- * counters: never an address, never a code. What a store must guarantee
- * (`runCodeStoreContract` from `npuser/testing` checks the first four, and
- * "no silent loss" only when given its `capacity` option; the suite cannot
- * make a store fail, so "failures reject" is up to the store's own tests):
- *
- * - **TTL fixed at creation and enforced by the store**: an entry is gone once
- *   `ttlMs` has passed, whoever asks. `increment` never extends an existing TTL.
- * - **Atomic consume**: across any number of concurrent callers of
- *   `consume(key)` or `consume(key, expected)`, at most one receives the value.
- * - **Conditional consume**: `consume(key, expected)` deletes the entry only
- *   when its value is exactly `expected`; any other value is left as it was,
- *   with its TTL. The comparison and the deletion are one atomic step, so a
- *   caller holding an older value never removes a newer one that a concurrent
- *   `set` has just written (npuser relies on this when a code is replaced by a
- *   newer request).
- * - **Atomic increment with TTL on creation**: the counter and its TTL come
- *   into existence together (never INCR then EXPIRE).
- * - **No silent loss**: a store that is full rejects new entries rather than
- *   evicting live ones.
- * - **Failures reject**: any error or timeout rejects the promise; npuser turns
- *   it into `ERR_NPUSER_STORE_FAILED` and fails closed.
- *
- * @example
- * ```ts
- * import { NpUser, memoryCodeStore, type CodeStore } from 'npuser';
- * const store: CodeStore = memoryCodeStore();
- * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, store });
- *
- * // Conditional consume: only the holder of the current value removes it.
- * await store.set('{tag}:code', 'newer', 600_000);
- * await store.consume('{tag}:code', 'older'); // undefined: 'newer' stays, TTL unchanged
- * await store.consume('{tag}:code', 'newer'); // 'newer', and the entry is gone
- * ```
- */
-/**
  * One step of {@link CodeStore.transact}: the five store operations, each
  * with an optional condition that ends the transaction after it.
  *
@@ -115,6 +77,44 @@ export type StoreStep =
  */
 export type StoreStepResult = StoreEntry | StoreCounter | string | undefined;
 
+/**
+ * Where npuser keeps pending codes, attempt counters and rate-limit windows.
+ *
+ * npuser only ever hands a store keys and values that are keyed hashes or
+ * counters: never an address, never a code. What a store must guarantee
+ * (`runCodeStoreContract` from `npuser/testing` checks the first four, and
+ * "no silent loss" only when given its `capacity` option; the suite cannot
+ * make a store fail, so "failures reject" is up to the store's own tests):
+ *
+ * - **TTL fixed at creation and enforced by the store**: an entry is gone once
+ *   `ttlMs` has passed, whoever asks. `increment` never extends an existing TTL.
+ * - **Atomic consume**: across any number of concurrent callers of
+ *   `consume(key)` or `consume(key, expected)`, at most one receives the value.
+ * - **Conditional consume**: `consume(key, expected)` deletes the entry only
+ *   when its value is exactly `expected`; any other value is left as it was,
+ *   with its TTL. The comparison and the deletion are one atomic step, so a
+ *   caller holding an older value never removes a newer one that a concurrent
+ *   `set` has just written (npuser relies on this when a code is replaced by a
+ *   newer request).
+ * - **Atomic increment with TTL on creation**: the counter and its TTL come
+ *   into existence together (never INCR then EXPIRE).
+ * - **No silent loss**: a store that is full rejects new entries rather than
+ *   evicting live ones.
+ * - **Failures reject**: any error or timeout rejects the promise; npuser turns
+ *   it into `ERR_NPUSER_STORE_FAILED` and fails closed.
+ *
+ * @example
+ * ```ts
+ * import { NpUser, memoryCodeStore, type CodeStore } from 'npuser';
+ * const store: CodeStore = memoryCodeStore();
+ * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, store });
+ *
+ * // Conditional consume: only the holder of the current value removes it.
+ * await store.set('{tag}:code', 'newer', 600_000);
+ * await store.consume('{tag}:code', 'older'); // undefined: 'newer' stays, TTL unchanged
+ * await store.consume('{tag}:code', 'newer'); // 'newer', and the entry is gone
+ * ```
+ */
 export interface CodeStore {
   /** Store `value` under `key` for `ttlMs` milliseconds, replacing any earlier value and TTL. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
