@@ -54,15 +54,49 @@ export interface StoreCounter {
  */
 export type StoreStep =
   | {
+      /** Read the entry, as {@link CodeStore.get}. */
       readonly op: 'get';
+      /** The key to read. */
       readonly key: string;
+      /** Stop after this step when the entry exists. */
       readonly stopIfPresent?: boolean;
+      /** Stop after this step when the entry is a counter of at least this value. */
       readonly stopIfCountAtLeast?: number;
     }
-  | { readonly op: 'increment'; readonly key: string; readonly ttlMs: number; readonly stopIfCountAbove?: number }
-  | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlMs: number }
-  | { readonly op: 'delete'; readonly key: string }
-  | { readonly op: 'consume'; readonly key: string; readonly expected?: string };
+  | {
+      /** Count, as {@link CodeStore.increment}. */
+      readonly op: 'increment';
+      /** The counter's key. */
+      readonly key: string;
+      /** The TTL a new counter gets; an existing one keeps its own. */
+      readonly ttlMs: number;
+      /** Stop after this step when the new count is above this value. */
+      readonly stopIfCountAbove?: number;
+    }
+  | {
+      /** Write, as {@link CodeStore.set}. */
+      readonly op: 'set';
+      /** The key to write. */
+      readonly key: string;
+      /** The value to store. */
+      readonly value: string;
+      /** The entry's TTL. */
+      readonly ttlMs: number;
+    }
+  | {
+      /** Delete, as {@link CodeStore.delete}. */
+      readonly op: 'delete';
+      /** The key to delete. */
+      readonly key: string;
+    }
+  | {
+      /** Take the value, as {@link CodeStore.consume}. */
+      readonly op: 'consume';
+      /** The key to consume. */
+      readonly key: string;
+      /** Consume only if the value is exactly this. */
+      readonly expected?: string;
+    };
 
 /**
  * What one {@link StoreStep} produced: a `get` its entry or `undefined`, an
