@@ -153,6 +153,8 @@ export class NpUserError extends Error {
 /**
  * Whether `err` is an {@link NpUserError}, optionally with the given `code`.
  * Works across copies of the package loaded side by side (ESM and CJS).
+ * With a code, `err.code` is narrowed to it, so code-specific handling
+ * type-checks without a cast.
  *
  * @example
  * ```ts
@@ -165,7 +167,13 @@ export class NpUserError extends Error {
  * }
  * ```
  */
-export function isNpUserError(err: unknown, code?: NpUserErrorCode): err is NpUserError {
+export function isNpUserError<C extends NpUserErrorCode = NpUserErrorCode>(
+  err: unknown,
+  code?: C,
+): err is NpUserError & {
+  /** The code asked for. */
+  readonly code: C;
+} {
   if (typeof err !== 'object' || err === null) return false;
   if ((err as Record<symbol, unknown>)[BRAND] !== true) return false;
   return code === undefined || (err as NpUserError).code === code;
