@@ -159,11 +159,16 @@ export class NpUserError extends Error {
  * @example
  * ```ts
  * import { isNpUserError } from 'npuser';
- * try {
- *   await np.verifyCode(email, code);
- * } catch (err) {
- *   if (isNpUserError(err, 'ERR_NPUSER_INVALID_CODE')) return showWrongCode();
- *   throw err;
+ *
+ * // The token, or undefined when the code was wrong and the user should try again.
+ * async function signIn(email: string, code: string): Promise<string | undefined> {
+ *   try {
+ *     return (await np.verifyCode(email, code)).token;
+ *   } catch (err) {
+ *     if (isNpUserError(err, 'ERR_NPUSER_INVALID_CODE')) return undefined;
+ *     if (isNpUserError(err, 'ERR_NPUSER_RATE_LIMITED')) res.set('Retry-After', String(err.retryAfterSeconds));
+ *     throw err;
+ *   }
  * }
  * ```
  */
