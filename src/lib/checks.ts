@@ -52,6 +52,8 @@ export function booleanOption(who: string, name: string, value: unknown, fallbac
  * A function option, or `undefined` when it is not given.
  * @internal
  */
+// F is the caller's to name (the option's declared type): the check can only prove "a function".
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
 export function functionOption<F extends (...args: never[]) => unknown>(who: string, name: string, value: unknown): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw optionError(who, name, 'must be a function');

@@ -35,7 +35,9 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
+        // The work's own rejection, passed on as it is, Error or not.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(err);
       },
     );
   });
