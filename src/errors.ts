@@ -154,19 +154,32 @@ export class NpUserError extends Error {
 /**
  * Whether `err` is an {@link NpUserError}, optionally with the given `code`.
  * Works across copies of the package loaded side by side (ESM and CJS).
+ * With a code, `err.code` is narrowed to it, so code-specific handling
+ * type-checks without a cast.
  *
  * @example
  * ```ts
  * import { isNpUserError } from 'npuser';
- * try {
- *   await np.verifyCode(email, code);
- * } catch (err) {
- *   if (isNpUserError(err, 'ERR_NPUSER_INVALID_CODE')) return showWrongCode();
- *   throw err;
+ *
+ * // The token, or undefined when the code was wrong and the user should try again.
+ * async function signIn(email: string, code: string): Promise<string | undefined> {
+ *   try {
+ *     return (await np.verifyCode(email, code)).token;
+ *   } catch (err) {
+ *     if (isNpUserError(err, 'ERR_NPUSER_INVALID_CODE')) return undefined;
+ *     if (isNpUserError(err, 'ERR_NPUSER_RATE_LIMITED')) res.set('Retry-After', String(err.retryAfterSeconds));
+ *     throw err;
+ *   }
  * }
  * ```
  */
-export function isNpUserError(err: unknown, code?: NpUserErrorCode): err is NpUserError {
+export function isNpUserError<C extends NpUserErrorCode = NpUserErrorCode>(
+  err: unknown,
+  code?: C,
+): err is NpUserError & {
+  /** The code asked for. */
+  readonly code: C;
+} {
   if (typeof err !== 'object' || err === null) return false;
   if ((err as Record<symbol, unknown>)[BRAND] !== true) return false;
   return code === undefined || (err as NpUserError).code === code;

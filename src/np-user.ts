@@ -106,6 +106,7 @@ export class NpUser implements NpUserApi {
    *
    * @example
    * ```ts
+   * import { isNpUserError } from 'npuser';
    * try {
    *   const { expiresAt } = await np.requestCode(form.email, { clientKey: ip, locale: 'fr' });
    * } catch (err) {
@@ -276,13 +277,19 @@ export class NpUser implements NpUserApi {
    *
    * @example
    * ```ts
-   * try {
-   *   const { subject } = await np.validateToken(cookies.session);
-   *   req.userId = subject;
-   * } catch (err) {
-   *   if (isNpUserError(err, 'ERR_NPUSER_STORE_FAILED')) throw err; // an outage, not a stranger
-   *   return res.writeHead(401).end();
-   * }
+   * import { NpUserError, isNpUserError } from 'npuser';
+   * app.use(async (req, res, next) => {
+   *   const session = req.cookies.session;
+   *   try {
+   *     if (session === undefined) throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+   *     res.locals.subject = (await np.validateToken(session)).subject;
+   *     next();
+   *   } catch (err) {
+   *     // A store outage is not a stranger: let it be a 503, not a sign-out.
+   *     if (!isNpUserError(err) || err.code === 'ERR_NPUSER_STORE_FAILED') throw err;
+   *     res.status(401).send('Sign in again');
+   *   }
+   * });
    * ```
    */
   async validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResult> {
@@ -317,7 +324,7 @@ export class NpUser implements NpUserApi {
    *
    * @example
    * ```ts
-   * const { token: renewed, expiresAt } = await np.refreshToken(cookies.session);
+   * const { token: renewed, expiresAt } = await np.refreshToken(token);
    * res.setHeader('Set-Cookie', `session=${renewed}; Path=/; HttpOnly; Secure; SameSite=Lax; Expires=${expiresAt.toUTCString()}`);
    * ```
    */
@@ -344,9 +351,11 @@ export class NpUser implements NpUserApi {
    *
    * @example
    * ```ts
+   * import { isNpUserError } from 'npuser';
    * app.post('/logout', async (req, res) => {
+   *   const session = req.cookies.session;
    *   try {
-   *     await np.revokeToken(req.cookies.session);
+   *     if (session !== undefined) await np.revokeToken(session);
    *   } catch (err) {
    *     // Not one of ours: nothing to revoke. A store outage is not ignored.
    *     if (!isNpUserError(err, 'ERR_NPUSER_INVALID_TOKEN')) throw err;
@@ -384,7 +393,7 @@ export class NpUser implements NpUserApi {
    *
    * @example
    * ```ts
-   * const { subject } = await np.validateToken(cookies.session);
+   * const { subject } = await np.validateToken(token);
    * await np.revokeSubject(subject); // this browser and every other one
    * ```
    */
@@ -412,6 +421,8 @@ export class NpUser implements NpUserApi {
    * @example
    * ```ts
    * import { createLocalJWKSet, jwtVerify } from 'jose';
+   * import { NpUser } from 'npuser';
+   * const signingKey = JSON.parse(process.env.NPUSER_SIGNING_KEY!); // from `npx npuser keys generate`
    * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, audience: 'my-app', signingKeys: [signingKey] });
    * const keys = createLocalJWKSet(np.jwks());
    * await jwtVerify(token, keys, { issuer: 'npuser', audience: 'my-app', typ: 'npuser+jwt' });

@@ -188,8 +188,9 @@ export interface ProblemOptions {
  * @example
  * ```ts
  * import type { ProblemDetails } from 'npuser/http';
- * const problem: ProblemDetails = await response.json();
- * if (problem.code === 'ERR_NPUSER_RATE_LIMITED') retryIn(problem.retryAfterSeconds!);
+ * const response = await fetch('https://auth.example.com/v1/request-code', { method: 'POST' });
+ * const problem = (await response.json()) as ProblemDetails;
+ * if (problem.code === 'ERR_NPUSER_RATE_LIMITED') console.log(`try again in ${problem.retryAfterSeconds} s`);
  * ```
  */
 export interface ProblemDetails {

@@ -42,10 +42,10 @@ function invalid(): never {
  *
  * @example
  * ```ts
- * import { canonicalEmail } from 'npuser';
+ * import { NpUser, canonicalEmail } from 'npuser';
  * canonicalEmail('  Ada@Bücher.de '); // 'ada@xn--bcher-kva.de'
- * const team = new Set(['ada@example.com', 'grace@example.com'].map(canonicalEmail));
- * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, allowEmail: (email) => team.has(email) });
+ * const team = new Set(['Ada@Example.com', 'grace@example.com'].map((address) => canonicalEmail(address)));
+ * const np = new NpUser({ secret: process.env.NPUSER_SECRET!, allowEmail: (address) => team.has(address) });
  * ```
  */
 export function canonicalEmail(input: unknown): string {

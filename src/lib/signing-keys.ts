@@ -43,13 +43,25 @@ export interface PublicJsonWebKey {
  * @example
  * ```ts
  * import { createLocalJWKSet, jwtVerify } from 'jose';
+ * import { NpUser } from 'npuser';
+ *
+ * const np = new NpUser({
+ *   secret: process.env.NPUSER_SECRET!,
+ *   audience: 'my-app',
+ *   signingKeys: [JSON.parse(process.env.NPUSER_SIGNING_KEY!)],
+ * });
  * const jwks = createLocalJWKSet(np.jwks());
+ * // The issuer and audience the NpUser above sets (issuer: the default).
  * const { payload } = await jwtVerify(token, jwks, { issuer: 'npuser', audience: 'my-app', typ: 'npuser+jwt' });
  * ```
  */
 export interface JsonWebKeySet {
-  /** The verification keys, the signing key first. */
-  readonly keys: readonly PublicJsonWebKey[];
+  /**
+   * The verification keys, the signing key first. A fresh array on every
+   * `jwks()` call, typed mutable because JOSE libraries (jose's
+   * `createLocalJWKSet`) take `{ keys: JWK[] }` and refuse a readonly array.
+   */
+  readonly keys: PublicJsonWebKey[];
 }
 
 /**

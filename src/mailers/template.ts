@@ -33,9 +33,9 @@ export interface RenderedMessage {
  * @example
  * ```ts
  * import { renderCodeMessage, type CodeMessageRenderer } from 'npuser';
- * const render: CodeMessageRenderer = (message) => {
+ * const render: CodeMessageRenderer = async (message) => {
  *   const { text } = renderCodeMessage(message);
- *   return { subject: 'Welcome back', text, html: myBrandedHtml(message) };
+ *   return { subject: 'Welcome back', text, html: await myTemplates.signIn(message) };
  * };
  * ```
  */

@@ -566,9 +566,9 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
  * ```ts
  * import { describe, it } from 'vitest';
  * import { runCodeStoreContract } from 'npuser/testing';
- * import { myCodeStore } from '../src/my-code-store.js';
  *
- * runCodeStoreContract('myCodeStore', () => myCodeStore({ url: process.env.DB_URL }), { describe, it }, { realTime: true });
+ * // myCodeStore: your store's factory; testDb: a database for tests.
+ * runCodeStoreContract('myCodeStore', () => myCodeStore(testDb), { describe, it }, { realTime: true });
  * ```
  */
 export function runCodeStoreContract(

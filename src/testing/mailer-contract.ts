@@ -25,14 +25,16 @@ import type { TestRunner } from './code-store-contract.js';
 export interface DeliveredMail {
   /** Every mailbox the message was handed to (for SMTP: each `RCPT TO` of the envelope). */
   readonly recipients: readonly string[];
+  // `| undefined` throughout: a harness maps its backend's fields as they come
+  // (`html: m.html`), and under exactOptionalPropertyTypes a missing one is undefined.
   /** The addresses in the `To` and `Cc` headers, when the mailer writes headers. */
-  readonly headerRecipients?: readonly string[];
+  readonly headerRecipients?: readonly string[] | undefined;
   /** The subject, when the mailer renders one. */
-  readonly subject?: string;
+  readonly subject?: string | undefined;
   /** What the reader reads: the text/plain part, or whatever the mailer delivers as text. */
   readonly text: string;
   /** The text/html part, when there is one. */
-  readonly html?: string;
+  readonly html?: string | undefined;
 }
 
 /**
@@ -382,15 +384,15 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
  * ```ts
  * import { describe, it } from 'vitest';
  * import { runMailerContract } from 'npuser/testing';
- * import { myMailer } from '../src/my-mailer.js';
  *
- * runMailerContract('myMailer', () => {
- *   const outbox = fakeProvider();
+ * // myApiMailer: your mailer; fakeProviderApi: a fake of the provider it calls.
+ * runMailerContract('myApiMailer', () => {
+ *   const api = fakeProviderApi();
  *   return {
- *     mailer: myMailer({ client: outbox.client }),
- *     delivered: () => outbox.sent.map((m) => ({ recipients: m.to, subject: m.subject, text: m.text, html: m.html })),
- *     failNextSend: () => outbox.failNext(),
- *     hangNextSend: () => outbox.hangNext(),
+ *     mailer: myApiMailer({ client: api.client }),
+ *     delivered: () => api.sent.map((m) => ({ recipients: m.to, subject: m.subject, text: m.text, html: m.html })),
+ *     failNextSend: () => api.failNext(),
+ *     hangNextSend: () => api.hangNext(),
  *   };
  * }, { describe, it }, { canHang: true });
  * ```

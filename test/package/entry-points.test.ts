@@ -1,11 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, expect } from 'vitest';
+import ts from 'typescript';
+import { readRecordConstant } from '../../scripts/read-constant.js';
 import { ENTRY_POINTS } from '../../src/entry-points.js';
+import typedoc from '../../typedoc.config.js';
 import { ROOT } from '../support/dist.js';
 
-// One list of entry points (src/entry-points.ts) feeds tsup; the exports map,
-// the legacy fields and typedoc.json are written by hand and must not drift from it.
+// One list of entry points (src/entry-points.ts) feeds tsup, vitest's aliases and
+// typedoc.config.js; the exports map, the legacy fields and tsconfig's `paths` are
+// JSON, written by hand, and must not drift from it.
 
 type Conditions = Record<string, string>;
 type ExportEntry = string | Record<string, Conditions>;
@@ -20,20 +24,18 @@ interface PackageJson {
   exports: Record<string, ExportEntry>;
 }
 
-interface TypedocJson {
-  entryPoints: string[];
-  out?: string;
-  treatWarningsAsErrors?: boolean;
-  excludeInternal?: boolean;
-  validation?: { notDocumented?: boolean };
-}
-
 function readJson(file: string): unknown {
   return JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
 }
 
 const pkg = readJson('package.json') as PackageJson;
-const typedoc = readJson('typedoc.json') as TypedocJson;
+/** tsconfig.json as TypeScript reads it (comments, `extends`, relative paths resolved). */
+function compilerOptions(): ts.CompilerOptions {
+  const file = join(ROOT, 'tsconfig.json');
+  const read = ts.readConfigFile(file, (path) => ts.sys.readFile(path));
+  if (read.error !== undefined) throw new Error(ts.flattenDiagnosticMessageText(read.error.messageText, '\n'));
+  return ts.parseJsonConfigFileContent(read.config, ts.sys, ROOT, undefined, file).options;
+}
 const subpaths = Object.keys(ENTRY_POINTS) as (keyof typeof ENTRY_POINTS)[];
 
 /** The file stem tsup writes for a subpath: `.` → `index`, `./testing` → `testing/index`. */
@@ -88,12 +90,23 @@ describe('entry points', () => {
     expect(pkg.types).toBe('./dist/index.d.cts');
   });
 
-  it('matches the typedoc entry points, so every public subpath is documented', () => {
-    expect([...typedoc.entryPoints].sort()).toEqual(Object.values(ENTRY_POINTS).sort());
+  it('is read by typedoc.config.js, so every public subpath is documented', () => {
+    // The reader sees what the compiler compiles: the same list as the import.
+    expect(readRecordConstant(join(ROOT, 'src/entry-points.ts'), 'ENTRY_POINTS')).toEqual(ENTRY_POINTS);
+    expect(typedoc.entryPoints).toEqual(Object.values(ENTRY_POINTS));
+    expect(existsSync(join(ROOT, 'typedoc.json')), 'a typedoc.json would take precedence over typedoc.config.js').toBe(false);
     expect(typedoc.out).toBe('docs/api');
     expect(typedoc.treatWarningsAsErrors).toBe(true);
     expect(typedoc.excludeInternal).toBe(true);
-    expect(typedoc.validation?.notDocumented).toBe(true);
+    expect(typedoc.validation).toMatchObject({ notDocumented: true });
+  });
+
+  it('matches tsconfig paths, so `npuser/…` type-checks against the sources it names', () => {
+    const paths = compilerOptions().paths ?? {};
+    const expected = Object.fromEntries(
+      Object.entries(ENTRY_POINTS).map(([subpath, source]) => [`npuser${subpath.slice(1)}`, [`./${source}`]]),
+    );
+    expect(paths).toEqual(expected);
   });
 
   it('names only files that the build wrote to dist/', () => {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,8 +18,15 @@ const SECRET = 'pack test secret, at least 32 bytes long!!';
 /** What the tarball may hold besides dist/ (npm adds these when they exist). */
 const ALLOWED_TOP_LEVEL = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']);
 
+/**
+ * What the unpacked package may weigh. Without source maps it is about 390 kB; the maps
+ * tsup used to write (every source embedded) took it to 978 kB.
+ */
+const MAX_UNPACKED_BYTES = 500_000;
+
 interface PackResult {
   filename: string;
+  unpackedSize: number;
   files: { path: string }[];
 }
 
@@ -112,6 +119,27 @@ describe('npm pack', () => {
       expect(paths).toContain(`dist/${file}`);
     }
     expect(paths.some((p) => p.startsWith('src/') || p.startsWith('test/'))).toBe(false);
+  });
+
+  it('ships no source maps and no reference to one', async () => {
+    // The build is readable as it is; a map without src/ beside it would only make
+    // bundlers and debuggers warn about sources they cannot find.
+    const paths = packed.files.map((f) => f.path);
+    expect(paths.filter((p) => p.endsWith('.map'))).toEqual([]);
+    const installed = join(project, 'node_modules', 'npuser');
+    for (const path of paths.filter((p) => /\.[cm]?js$/.test(p))) {
+      expect(await readFile(join(installed, path), 'utf8'), path).not.toMatch(/[#@] sourceMappingURL=/);
+    }
+    expect(packed.unpackedSize).toBeLessThan(MAX_UNPACKED_BYTES);
+  });
+
+  it('ships the repository, homepage and bugs links the registry page shows', async () => {
+    const manifest = JSON.parse(await readFile(join(project, 'node_modules', 'npuser', 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(manifest).toMatchObject({
+      repository: { type: 'git', url: 'git+https://github.com/npuserauth/npuser.git' },
+      homepage: 'https://github.com/npuserauth/npuser#readme',
+      bugs: { url: 'https://github.com/npuserauth/npuser/issues' },
+    });
   });
 
   it('works from an installed tarball through Node’s ESM loader', async () => {
