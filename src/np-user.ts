@@ -1,13 +1,13 @@
 import { NpUserError, isNpUserError } from './errors.js';
 import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
-import { canonicalEmail, unicodeAddress } from './lib/email.js';
+import { canonicalEmail } from './lib/email.js';
 import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
 import { checkContext } from './lib/context.js';
 import { type CodeRecord, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
 import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, revokedTokenKey } from './lib/store-keys.js';
 import type { JsonWebKeySet } from './lib/signing-keys.js';
 import { GuardedStore } from './lib/guarded-store.js';
-import { redactError, spreadDigitsPattern } from './lib/redact.js';
+import { redactError } from './lib/redact.js';
 import { consoleMailer } from './mailers/console.js';
 import { type NpUserOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { memoryCodeStore } from './stores/memory.js';
@@ -169,10 +169,8 @@ export class NpUser {
       // newer request may have replaced it while the send was failing. If the
       // consume fails too, the entry still expires with its TTL.
       await this.#store.consume(keys.code, stored).catch(() => undefined);
-      // Every form a server or API may echo: the address as sent and with its
-      // domain in Unicode, the code as sent, grouped, or split over HTML spans.
-      const sensitive = [address, unicodeAddress(address), spreadDigitsPattern(code)];
-      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, sensitive) });
+      // The cause keeps the mailer's words but neither secret, in any spelling a server or API may echo.
+      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, { address, code }) });
     }
     this.#emit('code.requested', 'sent', address);
     return { email: address, expiresAt: new Date(expiresAt) };

@@ -1,8 +1,9 @@
 import { NpUserError } from '../errors.js';
 import type { CodeStore, StoreCounter, StoreEntry } from '../types.js';
+import { safeErrorCopy } from './redact.js';
 
 function storeFailed(cause: unknown): NpUserError {
-  return new NpUserError('ERR_NPUSER_STORE_FAILED', { cause });
+  return new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: safeErrorCopy(cause) });
 }
 
 function garbage(operation: string): NpUserError {
