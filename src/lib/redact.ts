@@ -353,10 +353,13 @@ function digitsOf(text: string, base64: boolean): string {
 
 const SEPARATOR = /^[\s\-.,:;_/|\u00ad\u00b7\u2010-\u2015\u200b-\u200d\u2060\ufeff]$/u;
 
-// NFKC maps full-width forms (`ａｄａ＠…`, `０４２…`); IDNA also reads these as label dots.
+// NFKC maps full-width forms (`ａｄａ＠…`, `０４２…`); IDNA also reads these as label dots;
+// invisible characters (zero-width spaces, soft hyphens) are how templates keep an address from being linked.
 function foldCompatibility(text: string): string {
-  return text.normalize('NFKC').replace(/[\u3002\uff0e\uff61]/gu, '.');
+  return text.normalize('NFKC').replace(/[\u3002\uff0e\uff61]/gu, '.').replace(INVISIBLE, '');
 }
+
+const INVISIBLE = /[\u00ad\u200b-\u200d\u2060\ufeff]/gu;
 
 function replaceSpans(text: string, spans: Span[]): string {
   if (spans.length === 0) return text;
@@ -493,7 +496,8 @@ function isTagStart(c: number): boolean {
 
 function compatible(ch: string): string {
   const c = ch.charCodeAt(0);
-  return ch.length === 1 && c >= 0xd800 && c <= 0xdfff ? ch : ch.normalize('NFKC');
+  if (ch.length === 1 && c >= 0xd800 && c <= 0xdfff) return ch;
+  return foldCompatibility(ch);
 }
 
 /** Percent (`%40`, `%C3%BC`, `%u00FC`), backslash (`\u0040`, `\x40`, `\u{40}`, `\/`) and HTML (`&#64;`, `&#x40;`, `&commat;`) escapes. */
