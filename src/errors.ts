@@ -157,7 +157,6 @@ export class NpUserError extends Error {
    *
    * @example
    * ```ts
-   * import { NpUserError } from 'npuser';
    * const { proxy, revoke } = Proxy.revocable({}, {});
    * revoke();
    * proxy instanceof NpUserError; // false, where plain `instanceof` would throw
