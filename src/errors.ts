@@ -149,6 +149,27 @@ export class NpUserError extends Error {
     if (options.retryAfterSeconds !== undefined) Object.defineProperty(this, 'retryAfterSeconds', { value: options.retryAfterSeconds, enumerable: true });
     Object.defineProperty(this, BRAND, { value: true });
   }
+
+  /**
+   * `instanceof NpUserError` as usual, except that it never throws: a value
+   * whose prototype cannot be read (a revoked Proxy, one whose traps throw)
+   * is simply not an NpUserError. npuser tests what stores and mailers
+   * reject with, and a hostile value must not escape as a raw `TypeError`.
+   *
+   * @example
+   * ```ts
+   * const { proxy, revoke } = Proxy.revocable({}, {});
+   * revoke();
+   * proxy instanceof NpUserError; // false, where plain `instanceof` would throw
+   * ```
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    try {
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    } catch {
+      return false;
+    }
+  }
 }
 
 /**
@@ -181,6 +202,11 @@ export function isNpUserError<C extends NpUserErrorCode = NpUserErrorCode>(
   readonly code: C;
 } {
   if (typeof err !== 'object' || err === null) return false;
-  if ((err as Record<symbol, unknown>)[BRAND] !== true) return false;
-  return code === undefined || (err as NpUserError).code === code;
+  // A guard never throws: a Proxy whose traps throw is not an NpUserError.
+  try {
+    if ((err as Record<symbol, unknown>)[BRAND] !== true) return false;
+    return code === undefined || (err as NpUserError).code === code;
+  } catch {
+    return false;
+  }
 }

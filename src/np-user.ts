@@ -4,11 +4,11 @@ import { NO_CODE_RECORD, parseCodeRecord, serializeCodeRecord } from './lib/code
 import { checkContext } from './lib/context.js';
 import { withDeadline } from './lib/deadline.js';
 import { RecentDurations, sleep } from './lib/durations.js';
-import { canonicalEmail, unicodeAddress } from './lib/email.js';
+import { canonicalEmail } from './lib/email.js';
 import { GuardedStore } from './lib/guarded-store.js';
 import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
 import { DAY_MS, HOUR_MS, type Limit, addressLock, attemptSpend, cooldownPeek, refusalOf, windowSpend } from './lib/limits.js';
-import { redactError, spreadDigitsPattern } from './lib/redact.js';
+import { redactError } from './lib/redact.js';
 import type { JsonWebKeySet } from './lib/signing-keys.js';
 import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, subjectKeys } from './lib/store-keys.js';
 import { consoleMailer } from './mailers/console.js';
@@ -169,7 +169,8 @@ export class NpUser implements NpUserApi {
       // newer request may have replaced it while the send was failing. If the
       // consume fails too, the entry still expires with its TTL.
       await this.#store.consume(keys.code, stored).catch(() => undefined);
-      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, [address, unicodeAddress(address), spreadDigitsPattern(code)]) });
+      // The cause keeps the mailer's words but neither secret, in any spelling a server or API may echo.
+      throw new NpUserError('ERR_NPUSER_MAILER_FAILED', { cause: redactError(err, { address, code }) });
     }
     this.#emit('code.requested', 'sent', address);
     return result;

@@ -2,9 +2,10 @@ import { NpUserError } from '../errors.js';
 import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
 import { parseCounter } from './code-record.js';
 import { Deadlines } from './deadline.js';
+import { safeErrorCopy } from './redact.js';
 
 function storeFailed(cause: unknown): NpUserError {
-  return new NpUserError('ERR_NPUSER_STORE_FAILED', { cause });
+  return new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: safeErrorCopy(cause) });
 }
 
 function garbage(operation: string): NpUserError {
