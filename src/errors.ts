@@ -154,14 +154,8 @@ export class NpUserError extends Error {
    * `instanceof NpUserError` as usual, except that it never throws: a value
    * whose prototype cannot be read (a revoked Proxy, one whose traps throw)
    * is simply not an NpUserError. npuser tests what stores and mailers
-   * reject with, and a hostile value must not escape as a raw `TypeError`.
-   *
-   * @example
-   * ```ts
-   * const { proxy, revoke } = Proxy.revocable({}, {});
-   * revoke();
-   * proxy instanceof NpUserError; // false, where plain `instanceof` would throw
-   * ```
+   * reject with, and a hostile value must not escape as a raw `TypeError`:
+   * `revokedProxy instanceof NpUserError` is `false`, where plain `instanceof` would throw.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     try {

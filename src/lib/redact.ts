@@ -5,10 +5,6 @@ import { unicodeAddress } from './email.js';
  * What must never leave npuser in an error: the canonical address (its other
  * spellings are derived from it) and, when one was issued, the code.
  *
- * @example
- * ```ts
- * const secrets: RedactSecrets = { address: 'ada@xn--bcher-kva.de', code: '042917' };
- * ```
  * @internal
  */
 export interface RedactSecrets {
@@ -31,11 +27,6 @@ export interface RedactSecrets {
  *
  * @param err - What the mailer rejected with.
  * @param secrets - The canonical address and the code.
- * @example
- * ```ts
- * const copy = redactError(new Error('550 <ADA@Example.com> rejected'), { address: 'ada@example.com', code: '042917' });
- * copy.message; // '550 <[redacted]> rejected'
- * ```
  * @internal
  */
 export function redactError(err: unknown, secrets: RedactSecrets): Error {
@@ -52,11 +43,6 @@ export function redactError(err: unknown, secrets: RedactSecrets): Error {
  * length, a safe-looking `name` and string `code`, nothing else. Never throws.
  *
  * @param err - What the store rejected with.
- * @example
- * ```ts
- * const copy = safeErrorCopy(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', address: '127.0.0.1' }));
- * copy.message; // 'connect ECONNREFUSED'
- * ```
  * @internal
  */
 export function safeErrorCopy(err: unknown): Error {

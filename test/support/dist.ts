@@ -1,3 +1,4 @@
+import ts from 'typescript';
 // The built package under dist/ for the packaging tests: where it is, a guard that it was built, and what its files load.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -19,14 +20,12 @@ export function assertBuilt(files: readonly string[]): void {
 export function bareSpecifiers(entry: string): Set<string> {
   const found = new Set<string>();
   const seen = new Set<string>();
-  const pattern =
-    /\bfrom\s*["']([^"']+)["']|\bimport\s*["']([^"']+)["']|\bimport\s*\(\s*["']([^"']+)["']\s*\)|\brequire\s*\(\s*["']([^"']+)["']\s*\)/g;
   const visit = (file: string): void => {
     if (seen.has(file)) return;
     seen.add(file);
-    for (const match of readFileSync(file, 'utf8').matchAll(pattern)) {
-      const specifier = match[1] ?? match[2] ?? match[3] ?? match[4];
-      if (specifier === undefined) continue;
+    // TypeScript's own scanner: import, export-from, require and import() calls, never comments.
+    const { importedFiles } = ts.preProcessFile(readFileSync(file, 'utf8'), true, true);
+    for (const { fileName: specifier } of importedFiles) {
       if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
       else found.add(specifier);
     }
