@@ -1,5 +1,5 @@
-import ts from 'typescript';
 // The built package under dist/ for the packaging tests: where it is, a guard that it was built, and what its files load.
+import ts from 'typescript';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
