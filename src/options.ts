@@ -94,10 +94,10 @@ export interface NpUserOptions {
   /** Token lifetime, 60 s – 30 days. @default 3600 */
   tokenTtlSeconds?: number | undefined;
   /**
-   * The longest a sign-in lasts, however often its token is refreshed
-   * (`refreshToken`, or the sign-in handler's sliding renewal), 60 s – 400
-   * days, and at least `tokenTtlSeconds`: no token expires later than this
-   * after its `auth_time`. A user who comes back within a token's lifetime
+   * The longest a sign-in lasts, 60 s – 400 days and at least
+   * `tokenTtlSeconds`, however often its token is refreshed (`refreshToken`,
+   * or the sign-in handler's sliding renewal): no token expires later than
+   * this after its `auth_time`. A user who comes back within a token's lifetime
    * stays signed in up to this long.
    * @default 2592000 (30 days)
    */
