@@ -37,6 +37,8 @@ export type {
   RequestContext,
   StoreCounter,
   StoreEntry,
+  StoreStep,
+  StoreStepResult,
   TokenClaims,
   TokenClaimsContext,
   ValidateTokenOptions,
