@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CodeMessage, Mailer } from '../types.js';
-import type { ContractCase, TestRunner } from './code-store-contract.js';
+import { type ContractCase, type TestRunner, registerContractCases } from './contract-case.js';
 
 /**
  * One message as it arrived: what the recipient's side saw, read back by
@@ -188,8 +188,9 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
   const abortWithinMs = options.abortWithinMs ?? DEFAULT_ABORT_WITHIN_MS;
   const signal = () => new AbortController().signal;
 
-  const cases: Array<[string, (h: MailerHarness) => Promise<void>]> = [
+  const cases: Array<[string, string, (h: MailerHarness) => Promise<void>]> = [
     [
+      'delivers-to-recipient-only',
       'delivers one message to exactly message.to, and resolves only once it is delivered',
       async (h) => {
         const message = sampleMessage();
@@ -200,6 +201,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'text-carries-code',
       'the text the reader gets carries the code, leading zero included',
       async (h) => {
         const message = sampleMessage();
@@ -213,6 +215,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'subject-without-code',
       'the subject does not contain the code (lock screens show subjects)',
       async (h) => {
         const message = sampleMessage();
@@ -224,6 +227,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'html-loads-nothing-remote',
       'the HTML part loads nothing from the network (no remote images, styles or frames)',
       async (h) => {
         const message = sampleMessage();
@@ -237,6 +241,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'concurrent-sends-apart',
       'concurrent sends to different addresses each reach their own recipient, and only theirs',
       async (h) => {
         const messages = Array.from({ length: 5 }, sampleMessage);
@@ -252,6 +257,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'aborted-signal-rejects',
       'an already aborted signal: rejects and delivers nothing',
       async (h) => {
         const controller = new AbortController();
@@ -262,6 +268,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'failure-rejects-without-secrets',
       'a failed delivery rejects with an Error that names neither the address nor the code; the next send works',
       async (h) => {
         await h.failNextSend();
@@ -284,6 +291,7 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       },
     ],
     [
+      'abort-while-hanging-rejects',
       `an abort while the backend hangs rejects within ${abortWithinMs} ms (when the harness can hang it)`,
       async (h) => {
         // Some backends cannot hang (a console, a list in memory): nothing to check then.
@@ -299,8 +307,9 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
     ],
   ];
 
-  return cases.map(([name, body]) => ({
-    name,
+  return cases.map(([id, title, body]) => ({
+    id,
+    title,
     run: async () => {
       const harness = await factory();
       try {
@@ -346,9 +355,5 @@ export function runMailerContract(
   runner: TestRunner,
   options: MailerContractOptions = {},
 ): void {
-  runner.describe(`Mailer contract: ${name}`, () => {
-    for (const contractCase of mailerContractCases(factory, options)) {
-      runner.it(contractCase.name, () => contractCase.run());
-    }
-  });
+  registerContractCases(runner, `Mailer contract: ${name}`, mailerContractCases(factory, options));
 }

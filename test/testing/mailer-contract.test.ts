@@ -167,7 +167,7 @@ function flawedMailer(flaws: Flaws = {}): MailerContractFactory {
 async function failedCases(factory: MailerContractFactory): Promise<string[]> {
   const failed: string[] = [];
   for (const contractCase of mailerContractCases(factory, { abortWithinMs: 200 })) {
-    await contractCase.run().catch(() => failed.push(contractCase.name));
+    await contractCase.run().catch(() => failed.push(contractCase.title));
   }
   return failed;
 }
