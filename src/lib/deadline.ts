@@ -35,7 +35,9 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
+        // Whatever `work` rejected with is passed on as it is: wrapping it would change the caller's error.
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+        reject(err);
       },
     );
   });
