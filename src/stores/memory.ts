@@ -1,5 +1,5 @@
 import { integerOption, functionOption, optionsObject } from '../lib/checks.js';
-import type { CodeStore, StoreCounter, StoreEntry, StoreStepResult } from '../types.js';
+import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
 import {
   type CheckedStep,
   checkExpected,
@@ -84,7 +84,7 @@ export interface MemoryCodeStore extends CodeStore {
    * together once all have run: a transaction that rejects (a bad step, a
    * value that is not a counter, a full store) has changed nothing.
    */
-  transact(steps: Parameters<NonNullable<CodeStore['transact']>>[0]): Promise<StoreStepResult[]>;
+  transact(steps: readonly StoreStep[]): Promise<StoreStepResult[]>;
 }
 
 const WHO = 'memoryCodeStore';
@@ -106,11 +106,11 @@ const SWEEP_INTERVAL_MS = 1000;
 //
 //   record := kind expiry length value
 //   kind   := one char naming a known kind prefix (0: none), a length, the rest
-//   expiry := the expiry (ms since the epoch) as the 8 bytes of a float64
+//   expiry := the expiry in ms since the epoch: 6 bytes (see encodeExpiry)
 //   length := a base-128 varint, one char per 7 bits
 //
 // Every char is 0–255, so the string is one byte per char unless a value
-// itself holds wider characters. A pending code then takes about 210 bytes.
+// itself holds wider characters. A pending code then takes about 200 bytes.
 // Keys of any other shape are kept whole, one group each, in a second Map.
 // ---------------------------------------------------------------------------
 
@@ -156,18 +156,41 @@ function tagOf(key: string): string | undefined {
 }
 
 const NO_KIND = '\u0000\u0000';
+// Expiries are whole milliseconds in six bytes, little-endian. Six 0xff bytes
+// (never a time: the year 10889) escape to the 8 bytes of a float64, for an
+// expiry that is fractional, negative or not finite.
+const EXPIRY_BYTES = 6;
+const ESCAPE = 2 ** 48 - 1;
+const ESCAPED = '\u00ff'.repeat(EXPIRY_BYTES);
 const float = new Float64Array(1);
 const floatBytes = new Uint8Array(float.buffer);
 
 function encodeExpiry(expiresAt: number): string {
+  if (Number.isInteger(expiresAt) && expiresAt >= 0 && expiresAt < ESCAPE) {
+    let rest = expiresAt;
+    const bytes: number[] = [];
+    for (let i = 0; i < EXPIRY_BYTES; i += 1) {
+      bytes.push(rest % 256);
+      rest = Math.floor(rest / 256);
+    }
+    return String.fromCharCode.apply(null, bytes);
+  }
   float[0] = expiresAt;
   const b = floatBytes;
-  return String.fromCharCode(b[0] ?? 0, b[1] ?? 0, b[2] ?? 0, b[3] ?? 0, b[4] ?? 0, b[5] ?? 0, b[6] ?? 0, b[7] ?? 0);
+  return ESCAPED + String.fromCharCode(b[0] ?? 0, b[1] ?? 0, b[2] ?? 0, b[3] ?? 0, b[4] ?? 0, b[5] ?? 0, b[6] ?? 0, b[7] ?? 0);
 }
 
-function decodeExpiry(group: string, at: number): number {
-  for (let i = 0; i < 8; i += 1) floatBytes[i] = group.charCodeAt(at + i);
-  return float[0] ?? Number.NaN;
+/** The expiry at `at` into `view.expiresAt`; returns where the field ends. */
+function decodeExpiry(group: string, at: number, view: RecordView): number {
+  let value = 0;
+  for (let i = EXPIRY_BYTES - 1; i >= 0; i -= 1) value = value * 256 + group.charCodeAt(at + i);
+  if (value !== ESCAPE) {
+    view.expiresAt = value;
+    return at + EXPIRY_BYTES;
+  }
+  for (let i = 0; i < 8; i += 1) floatBytes[i] = group.charCodeAt(at + EXPIRY_BYTES + i);
+  view.expiresAt = float[0] ?? Number.NaN;
+  return at + EXPIRY_BYTES + 8;
 }
 
 function varint(n: number): string {
@@ -205,8 +228,7 @@ function readRecord(group: string, pos: number, view: RecordView): RecordView {
     if (c < 0x80) break;
   }
   view.kindEnd = at + length;
-  view.expiresAt = decodeExpiry(group, view.kindEnd);
-  at = view.kindEnd + 8;
+  at = decodeExpiry(group, view.kindEnd, view);
   length = 0;
   for (let shift = 1; ; shift *= 0x80) {
     const c = group.charCodeAt(at++);
