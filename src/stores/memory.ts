@@ -24,7 +24,8 @@ import {
 export interface MemoryCodeStoreOptions {
   /**
    * The most entries held at once (codes and counters together; a pending
-   * code takes about three). When full, new entries are refused (npuser
+   * code takes three or four). When full, the store first sweeps out expired
+   * entries (at most once a second); then new entries are refused (npuser
    * answers `ERR_NPUSER_STORE_FAILED`) and nothing live is ever evicted, so a
    * flood of new addresses cannot push out a victim's code or counters. At
    * most 16 777 216 (2²⁴), the most entries a JavaScript `Map` holds.
@@ -69,9 +70,10 @@ export interface MemoryStoreEntry extends StoreEntry {
 export interface MemoryCodeStore extends CodeStore {
   /**
    * How many entries the store holds, in O(1): every live entry, and the
-   * expired ones not removed yet. Reads never remove anything; a write
-   * removes the expired entries of the keys sharing its hash tag (an
-   * address's, a client's), and a sweep (when the store is full, at most
+   * expired ones not removed yet (what `maxEntries` bounds). Reads never
+   * remove anything; a write removes the expired entries of the keys sharing
+   * its hash tag (an address's or a client's: npuser's tags of 43 base64url
+   * characters; any other key shares it with none), and a sweep (when the store is full, at most
    * once a second) removes all of them. `entries().length` counts live
    * entries only, in O(size).
    */
