@@ -73,7 +73,9 @@ interface LuaScript {
   readonly lua: string;
 }
 
-function script(purpose: string, lua: string): LuaScript {
+function script(purpose: string, source: string): LuaScript {
+  // Indentation is for reading here; the server does not need it, and EVAL sends every byte.
+  const lua = source.replace(/^[ ]+/gm, '');
   // The SHA in the name: a client shared by two npuser versions whose scripts
   // differ gets two commands instead of one silently replacing the other.
   const sha = createHash('sha1').update(lua).digest('hex');
@@ -190,8 +192,9 @@ return false`,
 //
 // Unlike the single operations it is sent with EVAL every time, never
 // EVALSHA: a transaction is one round trip whatever the server's script cache
-// holds (a fresh connection, a SCRIPT FLUSH, a Redis 7.4 evicting scripts it
-// loaded through EVAL), for the ~2 KB of the script on every call.
+// holds (a fresh connection, a SCRIPT FLUSH, a server that evicts scripts
+// loaded through EVAL, as newer Redis and Valkey versions do beyond 500), for
+// the ~3 KB of the script on every call.
 const TRANSACT = script(
   'transact',
   `-- npuser transact
