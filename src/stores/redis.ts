@@ -105,12 +105,14 @@ function script(purpose: string, source: string): LuaScript {
 // script that raises part-way (WRONGTYPE, a value that is not a counter) has
 // written nothing. Redis refuses a script's write for lack of memory (OOM) or
 // on a replica (READONLY) at its first write, never after one (a script that
-// has written is let finish), so those leave nothing half-done either. That is
-// why `commit` writes the SETs before the DELs: a DEL needs no memory, and
-// once it had run, the SETs after it would be let through past maxmemory. An increment of an existing counter is written
-// back with KEEPTTL: its expiry stays exactly as it was created. A counter is
-// "new" when `read` finds nothing, not when INCR would return 1: npuser may
-// pre-create a counter at "0" with its own TTL, and that TTL must stay.
+// has written is let finish), so those leave nothing half-done either. That
+// is why `commit` writes the SETs before the DELs: a DEL needs no memory, and
+// once one had run, the SETs after it would be let through past maxmemory.
+//
+// An increment of an existing counter is written back with KEEPTTL: its
+// expiry stays exactly as it was created. A counter is "new" when `read`
+// finds nothing, not when INCR would return 1: npuser may pre-create a
+// counter at "0" with its own TTL, and that TTL must stay.
 const PRELUDE = `local staged = {}
 local function read(k)
   local s = staged[k]

@@ -785,7 +785,7 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
           { op: 'set', key: code, value: 'old', ttlMs: ttl },
           { op: 'increment', key: hourly, ttlMs: ttl },
           // A counter created by set keeps that TTL through its increments.
-          { op: 'set', key: attempts, value: '0', ttlMs: ttl / 2 },
+          { op: 'set', key: attempts, value: '0', ttlMs: (ttl * 3) / 4 },
         ]);
         await pass(ttl / 4);
         const later = await transact([
@@ -796,8 +796,8 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         assertCounter(later[1], 2, ttl, 'the second increment');
         const slack = exact ? 0 : 50;
         assert.ok((later[1] as StoreCounter).ttlMs <= (ttl * 3) / 4 + slack, `increment extended the TTL to ${(later[1] as StoreCounter).ttlMs} ms`);
-        assertCounter(later[2], 1, ttl / 2, 'increment of a counter written by set');
-        assert.ok((later[2] as StoreCounter).ttlMs <= ttl / 4 + slack, `increment replaced the TTL of a counter written by set`);
+        assertCounter(later[2], 1, (ttl * 3) / 4, 'increment of a counter written by set');
+        assert.ok((later[2] as StoreCounter).ttlMs <= ttl / 2 + slack, `increment replaced the TTL of a counter written by set`);
         // At 3/4 of the first TTL past its first write, only what set restarted is there.
         await pass(ttl / 2 + (exact ? 0 : 100));
         const after = await transact([
