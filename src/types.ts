@@ -34,13 +34,20 @@ export interface StoreCounter {
  * One step of {@link CodeStore.transact}: the five store operations, each
  * with an optional condition that ends the transaction after it.
  *
- * - `get`: the entry, or `undefined`. With `stopIfPresent`, the transaction
- *   stops after this step when the entry exists; with `stopIfCountAtLeast`,
- *   when the entry exists and holds a counter of at least that value (an
- *   entry that is not a decimal counter rejects the whole transaction).
- * - `increment`: as {@link CodeStore.increment}. With `stopIfCountAbove`,
- *   the transaction stops after this step when the new count is above it.
+ * - `get`: the entry, or `undefined`. With `stopIfPresent: true`, the
+ *   transaction stops after this step when the entry exists; with
+ *   `stopIfCountAtLeast: n`, when the entry exists and holds a counter of at
+ *   least `n`. Given both, it stops when either holds. With
+ *   `stopIfCountAtLeast`, an entry that is not a counter (decimal digits, no
+ *   sign, no leading zero) rejects the whole transaction.
+ * - `increment`: as {@link CodeStore.increment}. With `stopIfCountAbove: n`,
+ *   the transaction stops after this step (which has counted) when the new
+ *   count is above `n`.
  * - `set`, `delete`, `consume`: as the methods of the same names.
+ *
+ * Thresholds are integers of 0 or more. A step with any other property
+ * (a stop condition on an op that has none, one the store does not know) is
+ * refused, never ignored.
  *
  * @example
  * ```ts
@@ -56,11 +63,11 @@ export type StoreStep =
   | {
       /** Read the entry, as {@link CodeStore.get}. */
       readonly op: 'get';
-      /** The key to read. */
+      /** The entry's key. */
       readonly key: string;
       /** Stop after this step when the entry exists. */
       readonly stopIfPresent?: boolean;
-      /** Stop after this step when the entry is a counter of at least this value. */
+      /** Stop after this step when the entry holds a counter of at least this. */
       readonly stopIfCountAtLeast?: number;
     }
   | {
@@ -68,33 +75,33 @@ export type StoreStep =
       readonly op: 'increment';
       /** The counter's key. */
       readonly key: string;
-      /** The TTL a new counter gets; an existing one keeps its own. */
+      /** The TTL of a counter this step creates; an existing one keeps its own. */
       readonly ttlMs: number;
-      /** Stop after this step when the new count is above this value. */
+      /** Stop after this step when the new count is above this. */
       readonly stopIfCountAbove?: number;
     }
   | {
       /** Write, as {@link CodeStore.set}. */
       readonly op: 'set';
-      /** The key to write. */
+      /** The entry's key. */
       readonly key: string;
       /** The value to store. */
       readonly value: string;
-      /** The entry's TTL. */
+      /** The entry's TTL, from now. */
       readonly ttlMs: number;
     }
   | {
-      /** Delete, as {@link CodeStore.delete}. */
+      /** Remove, as {@link CodeStore.delete}. */
       readonly op: 'delete';
-      /** The key to delete. */
+      /** The entry's key. */
       readonly key: string;
     }
   | {
       /** Take the value, as {@link CodeStore.consume}. */
       readonly op: 'consume';
-      /** The key to consume. */
+      /** The entry's key. */
       readonly key: string;
-      /** Consume only if the value is exactly this. */
+      /** Take it only when it is exactly this. */
       readonly expected?: string;
     };
 
@@ -116,12 +123,18 @@ export type StoreStepResult = StoreEntry | StoreCounter | string | undefined;
  *
  * npuser only ever hands a store keys and values that are keyed hashes or
  * counters: never an address, never a code. What a store must guarantee
- * (`runCodeStoreContract` from `npuser/testing` checks the first four, and
- * "no silent loss" only when given its `capacity` option; the suite cannot
- * make a store fail, so "failures reject" is up to the store's own tests):
+ * (`runCodeStoreContract` from `npuser/testing` checks all but the last; "no
+ * silent loss" only when given its `capacity` option, "no expiry is expired"
+ * only when given `removeExpiry`; the suite cannot make a store fail, so
+ * "failures reject" is up to the store's own tests):
  *
  * - **TTL fixed at creation and enforced by the store**: an entry is gone once
  *   `ttlMs` has passed, whoever asks. `increment` never extends an existing TTL.
+ * - **No expiry is expired**: an entry found without an expiry (a store bug,
+ *   a `PERSIST`, a migration that dropped TTLs) counts as expired for every
+ *   operation, in the same atomic step: `get` and `consume` see nothing,
+ *   `increment` starts a new counter at 1 with its TTL. A store may delete it
+ *   on sight. It must never be read as live, nor make reads fail for ever.
  * - **Atomic consume**: across any number of concurrent callers of
  *   `consume(key)` or `consume(key, expected)`, at most one receives the value.
  * - **Conditional consume**: `consume(key, expected)` deletes the entry only
@@ -132,6 +145,7 @@ export type StoreStepResult = StoreEntry | StoreCounter | string | undefined;
  *   newer request).
  * - **Atomic increment with TTL on creation**: the counter and its TTL come
  *   into existence together (never INCR then EXPIRE).
+ * - **Atomic transactions**, for a store that offers `transact`: see there.
  * - **No silent loss**: a store that is full rejects new entries rather than
  *   evicting live ones.
  * - **Failures reject**: any error or timeout rejects the promise; npuser turns
@@ -175,8 +189,23 @@ export interface CodeStore {
    * store sees a state between two steps, and none runs in between. After a
    * step whose stop condition holds, the remaining steps are not run. Resolves
    * with the result of every step that ran, in order, so the length of the
-   * result says where it stopped. A step that fails rejects the call; the
-   * steps before it may have taken effect, as they would have one by one.
+   * result says where it stopped (an empty list of steps resolves `[]`).
+   *
+   * Every step is checked before any runs: a bad one (not a step object, an
+   * unknown op or property, a key that is not a non-empty string, a TTL that
+   * is not a positive number, a value or `expected` that is not a string, a
+   * threshold that is not an integer of 0 or more) rejects the call with a
+   * `TypeError`, and nothing has happened. A step that fails while running
+   * (a value that is not a counter, a full store, the backend failing)
+   * rejects the call; the steps before it may have taken effect, as they
+   * would have one by one (the memory and Redis stores apply a transaction's
+   * writes together, so for them it has changed nothing). The TTL rules are
+   * those of the single methods.
+   *
+   * A store whose keys live on several servers may run consecutive steps of
+   * one server as one atomic unit each, in order, stopping at the first unit
+   * that stops or fails: the Redis store on a Cluster does, with npuser's
+   * keys of one address (or one client) always in one slot.
    *
    * npuser sends each sign-in's store work as one or two transactions, so a
    * store that offers this (the memory and Redis stores do) answers a

@@ -52,7 +52,8 @@ export function booleanOption(who: string, name: string, value: unknown, fallbac
  * A function option, or `undefined` when it is not given.
  * @internal
  */
-// The caller names the function type it expects; only `typeof` can be checked at run time.
+// F names the signature the caller documents for the option; only "is a
+// function" can be checked at run time, so F is the caller's word, by design.
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters
 export function functionOption<F extends (...args: never[]) => unknown>(who: string, name: string, value: unknown): F | undefined {
   if (value === undefined) return undefined;
@@ -61,10 +62,11 @@ export function functionOption<F extends (...args: never[]) => unknown>(who: str
 }
 
 /**
- * The `TypeError` for a bad argument of a method (`memoryMailer.lastCodeFor`, …):
- * `npuser: <call>(<name>) <expectation>`, the shape of the option errors.
+ * The `TypeError` for a bad argument of a store or mailer call: the same
+ * format as {@link optionError}, naming the argument instead of the option
+ * (`npuser: memoryCodeStore transact steps[2].ttlMs must be a positive number`).
  * @internal
  */
-export function argumentError(call: string, name: string, expectation: string): TypeError {
-  return new TypeError(`npuser: ${call}(${name}) ${expectation}`);
+export function argumentError(who: string, name: string, expectation: string): TypeError {
+  return new TypeError(`npuser: ${who} ${name} ${expectation}`);
 }

@@ -1,5 +1,15 @@
-import { LRUCache } from 'lru-cache';
-import type { CodeStore, StoreCounter, StoreEntry } from '../types.js';
+import { integerOption, functionOption, optionsObject } from '../lib/checks.js';
+import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
+import {
+  type CheckedStep,
+  checkExpected,
+  checkKey,
+  checkSteps,
+  checkTtl,
+  checkValue,
+  counterValue,
+  stops,
+} from './steps.js';
 
 /**
  * Options for {@link memoryCodeStore}.
@@ -13,10 +23,12 @@ import type { CodeStore, StoreCounter, StoreEntry } from '../types.js';
  */
 export interface MemoryCodeStoreOptions {
   /**
-   * The most entries held at once (codes and counters together; one sign-in
-   * uses about five). When full, new entries are refused (npuser answers
-   * `ERR_NPUSER_STORE_FAILED`) and nothing live is ever evicted, so a flood of
-   * new addresses cannot push out a victim's code or counters.
+   * The most entries held at once (codes and counters together; a pending
+   * code takes three or four). When full, the store first sweeps out expired
+   * entries (at most once a second); then new entries are refused (npuser
+   * answers `ERR_NPUSER_STORE_FAILED`) and nothing live is ever evicted, so a
+   * flood of new addresses cannot push out a victim's code or counters. At
+   * most 16 777 216 (2²⁴), the most entries a JavaScript `Map` holds.
    * @default 100000
    */
   maxEntries?: number;
@@ -43,9 +55,9 @@ export interface MemoryStoreEntry extends StoreEntry {
 }
 
 /**
- * The in-process {@link CodeStore}: codes and counters in an LRU cache that
- * refuses rather than evicts. For one process only; apps on several machines
- * need a shared store.
+ * The in-process {@link CodeStore}: codes and counters in a `Map`, compactly
+ * encoded, that refuses rather than evicts. For one process only; apps on
+ * several machines need a shared store.
  *
  * @example
  * ```ts
@@ -56,41 +68,254 @@ export interface MemoryStoreEntry extends StoreEntry {
  * ```
  */
 export interface MemoryCodeStore extends CodeStore {
-  /** How many live entries the store holds. */
+  /**
+   * How many entries the store holds, in O(1): every live entry, and the
+   * expired ones not removed yet (what `maxEntries` bounds). Reads never
+   * remove anything; a write removes the expired entries of the keys sharing
+   * its hash tag (an address's or a client's: npuser's tags of 43 base64url
+   * characters; any other key shares it with none), and a sweep (when the store is full, at most
+   * once a second) removes all of them. `entries().length` counts live
+   * entries only, in O(size).
+   */
   readonly size: number;
   /** Every live entry: for tests and debugging (it holds only hashes and counters). */
   entries(): MemoryStoreEntry[];
+  /**
+   * Run `steps` in order as one atomic unit (see {@link CodeStore.transact}).
+   * Every step is checked before any runs, and the steps' writes are applied
+   * together once all have run: a transaction that rejects (a bad step, a
+   * value that is not a counter, a full store) has changed nothing.
+   */
+  transact(steps: readonly StoreStep[]): Promise<StoreStepResult[]>;
 }
 
+const WHO = 'memoryCodeStore';
 const DEFAULT_MAX_ENTRIES = 100_000;
+// V8's Map holds at most 2^24 entries; the store keeps at most one per entry.
+const MAX_ENTRIES = 2 ** 24;
 // When full, look for expired entries at most this often: a sweep is O(size),
 // and a flood of refused requests must not turn into a flood of sweeps.
 const SWEEP_INTERVAL_MS = 1000;
 
-interface Entry {
-  value: string;
+// ---------------------------------------------------------------------------
+// The encoding. A pending code as plain objects (a Map entry per key, the key
+// string, an { value, expiresAt } object, a boxed expiry) takes about 720 bytes
+// of heap: code, cooldown and hourly counter under three 50-character keys.
+// npuser's keys are `{tag}:kind` with a 43-character base64url tag shared by
+// all keys of an address, so entries are grouped by tag: one Map entry per
+// tag, keyed by the tag's 32 bytes as a latin1 string, whose value is one
+// flat string packing every entry of the tag:
+//
+//   record := kind expiry length value
+//   kind   := one char naming a known kind prefix (0: none), a length, the rest
+//   expiry := the expiry in ms since the epoch: 6 bytes (see encodeExpiry)
+//   length := a base-128 varint, one char per 7 bits
+//
+// Every char is 0–255, so the string is one byte per char unless a value
+// itself holds wider characters. A pending code then takes about 200 bytes.
+// Keys of any other shape are kept whole, one group each, in a second Map.
+// ---------------------------------------------------------------------------
+
+// Kinds npuser writes, so a key's kind is one char. Any other rest of a key is
+// stored in full (kind 0), so this list is an optimisation, never a rule.
+const KINDS = ['code', 'cooldown', 'hourly', 'failures', 'client-requests', 'client-verifications', 'revoked', 'attempts:'] as const;
+
+// base64url digit values by char code (-1: not a base64url digit).
+const SEXTETS = new Int8Array(128).fill(-1);
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+for (let index = 0; index < BASE64URL.length; index += 1) SEXTETS[BASE64URL.charCodeAt(index)] = index;
+const TAG_LENGTH = 43; // base64url of 32 bytes
+const tagBytes: number[] = new Array<number>(32).fill(0);
+
+/**
+ * The 32 bytes of the tag of a key shaped `{<43 base64url chars>}:<rest>`,
+ * as a latin1 string, or undefined for any other key. Only a canonical
+ * encoding (the last char's 2 spare bits zero) qualifies, so every tag
+ * re-encodes to exactly the text it came from. Hand-decoded: this runs for
+ * every key of every call.
+ */
+function tagOf(key: string): string | undefined {
+  if (key.length <= TAG_LENGTH + 3 || key.charCodeAt(0) !== 0x7b || key.charCodeAt(TAG_LENGTH + 1) !== 0x7d || key.charCodeAt(TAG_LENGTH + 2) !== 0x3a) {
+    return undefined;
+  }
+  let bits = 0;
+  let buffered = 0;
+  let out = 0;
+  for (let i = 1; i <= TAG_LENGTH; i += 1) {
+    const c = key.charCodeAt(i);
+    const sextet = c < 128 ? (SEXTETS[c] ?? -1) : -1;
+    if (sextet < 0) return undefined;
+    bits = ((bits << 6) | sextet) & 0xffff;
+    buffered += 6;
+    if (buffered >= 8) {
+      buffered -= 8;
+      tagBytes[out++] = (bits >> buffered) & 0xff;
+    }
+  }
+  // 43 × 6 = 258 bits: the 2 left over must be zero.
+  if ((bits & 0b11) !== 0) return undefined;
+  return String.fromCharCode.apply(null, tagBytes);
+}
+
+const NO_KIND = '\u0000\u0000';
+// Expiries are whole milliseconds in six bytes, little-endian. Six 0xff bytes
+// (never a time: the year 10889) escape to the 8 bytes of a float64, for an
+// expiry that is fractional, negative or not finite.
+const EXPIRY_BYTES = 6;
+const ESCAPE = 2 ** 48 - 1;
+const ESCAPED = '\u00ff'.repeat(EXPIRY_BYTES);
+const float = new Float64Array(1);
+const floatBytes = new Uint8Array(float.buffer);
+
+function encodeExpiry(expiresAt: number): string {
+  if (Number.isInteger(expiresAt) && expiresAt >= 0 && expiresAt < ESCAPE) {
+    let rest = expiresAt;
+    const bytes: number[] = [];
+    for (let i = 0; i < EXPIRY_BYTES; i += 1) {
+      bytes.push(rest % 256);
+      rest = Math.floor(rest / 256);
+    }
+    return String.fromCharCode.apply(null, bytes);
+  }
+  float[0] = expiresAt;
+  const b = floatBytes;
+  return ESCAPED + String.fromCharCode(b[0] ?? 0, b[1] ?? 0, b[2] ?? 0, b[3] ?? 0, b[4] ?? 0, b[5] ?? 0, b[6] ?? 0, b[7] ?? 0);
+}
+
+/** The expiry at `at` into `view.expiresAt`; returns where the field ends. */
+function decodeExpiry(group: string, at: number, view: RecordView): number {
+  let value = 0;
+  for (let i = EXPIRY_BYTES - 1; i >= 0; i -= 1) value = value * 256 + group.charCodeAt(at + i);
+  if (value !== ESCAPE) {
+    view.expiresAt = value;
+    return at + EXPIRY_BYTES;
+  }
+  for (let i = 0; i < 8; i += 1) floatBytes[i] = group.charCodeAt(at + EXPIRY_BYTES + i);
+  view.expiresAt = float[0] ?? Number.NaN;
+  return at + EXPIRY_BYTES + 8;
+}
+
+function varint(n: number): string {
+  let text = '';
+  let rest = n;
+  while (rest >= 0x80) {
+    text += String.fromCharCode(0x80 | rest % 0x80);
+    rest = Math.floor(rest / 0x80);
+  }
+  return text + String.fromCharCode(rest);
+}
+
+/** Where one key lives: its Map, its group's key in it, and its encoded kind. */
+interface Place {
+  readonly groups: Map<string, string>;
+  readonly group: string;
+  readonly kind: string;
+}
+
+/** One record of a group, as positions in the group string. */
+interface RecordView {
+  kindEnd: number;
+  expiresAt: number;
+  valueStart: number;
+  end: number;
+}
+
+/** Read the record at `pos` into `view`; returns `view`. */
+function readRecord(group: string, pos: number, view: RecordView): RecordView {
+  let at = pos + 1;
+  let length = 0;
+  for (let shift = 1; ; shift *= 0x80) {
+    const c = group.charCodeAt(at++);
+    length += (c & 0x7f) * shift;
+    if (c < 0x80) break;
+  }
+  view.kindEnd = at + length;
+  at = decodeExpiry(group, view.kindEnd, view);
+  length = 0;
+  for (let shift = 1; ; shift *= 0x80) {
+    const c = group.charCodeAt(at++);
+    length += (c & 0x7f) * shift;
+    if (c < 0x80) break;
+  }
+  view.valueStart = at;
+  view.end = at + length;
+  return view;
+}
+
+/** An entry that is not expired at `at`. An expiry that is not finite is no expiry: expired. */
+const isLive = (expiresAt: number, at: number) => Number.isFinite(expiresAt) && at < expiresAt;
+
+/** A fresh, flat copy of `text`: a Map must not keep the caller's string (a slice or a rope of a larger one). */
+function flatCopy(text: string): string {
+  return Buffer.from(text, 'utf16le').toString('utf16le');
+}
+
+const KIND_FIELDS = new Map<string, string>(KINDS.map((kind, index) => [kind, `${String.fromCharCode(index + 1)}\u0000`]));
+
+function encodeKind(rest: string): string {
+  const known = KIND_FIELDS.get(rest);
+  if (known !== undefined) return known;
+  let code = 0;
+  let prefix = '';
+  for (const [index, kind] of KINDS.entries()) {
+    if (kind.length > prefix.length && rest.startsWith(kind)) {
+      code = index + 1;
+      prefix = kind;
+    }
+  }
+  const remainder = rest.slice(prefix.length);
+  return String.fromCharCode(code) + varint(remainder.length) + remainder;
+}
+
+function decodeKind(group: string, pos: number, view: RecordView): string {
+  const code = group.charCodeAt(pos);
+  let at = pos + 1;
+  while (group.charCodeAt(at) >= 0x80) at += 1;
+  return (code === 0 ? '' : (KINDS[code - 1] ?? '')) + group.slice(at + 1, view.kindEnd);
+}
+
+/** What a transaction has written so far to one key: a value and expiry, or deleted. */
+interface Staged {
+  readonly place: Place;
+  readonly value: string | undefined;
   readonly expiresAt: number;
 }
 
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) throw new TypeError('memoryCodeStore: key must be a non-empty string');
+/**
+ * Strip the expiry of the entry under `key` of a store made by
+ * {@link memoryCodeStore}, as a store bug would: for the contract's case of
+ * an entry found without an expiry. Returns whether there was such an entry.
+ * @internal
+ */
+export function removeExpiryForTesting(store: CodeStore, key: string): boolean {
+  const remove = hooks.get(store);
+  if (remove === undefined) throw new TypeError('npuser: removeExpiryForTesting needs a store made by memoryCodeStore');
+  return remove(key);
 }
 
-function checkTtl(ttlMs: unknown): asserts ttlMs is number {
-  if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs <= 0) {
-    throw new TypeError('memoryCodeStore: ttlMs must be a positive number');
-  }
-}
+const hooks = new WeakMap<CodeStore, (key: string) => boolean>();
 
 /**
  * Create the default, in-process {@link CodeStore}.
  *
- * Every operation runs synchronously inside one call, so `consume` (with or
- * without `expected`) and `increment` are atomic in a single Node.js process.
- * Entries expire at exactly `ttlMs` on the store's clock, whatever the
- * caller's clock says.
+ * Every operation, `transact` included, runs synchronously inside one call,
+ * so it is atomic in a single Node.js process: no other call sees a state in
+ * between. Entries expire at exactly `ttlMs` on the store's clock, whatever
+ * the caller's clock says.
  *
- * @throws TypeError when `maxEntries` is not a positive integer or `now` is not a function.
+ * An expired entry is invisible at once: reads never change the store, and
+ * the entry is removed by the next write to a key with the same hash tag or
+ * by a sweep. An entry found without a finite expiry (a store bug: the store
+ * itself never writes one) counts as expired, for every operation alike: it
+ * reads as missing, `consume` does not return it, `increment` starts a new
+ * counter at 1 with its own TTL, and the next write or sweep removes it.
+ *
+ * A full store (`maxEntries`) refuses a write that would add entries: it first
+ * sweeps out expired entries (at most once a second), and if there is still
+ * no room the call rejects and nothing live is evicted. A transaction's
+ * writes are applied together, so a refused transaction changes nothing.
+ *
+ * @throws TypeError when `maxEntries` is not an integer from 1 to 2²⁴ or `now` is not a function.
  *
  * @example
  * ```ts
@@ -102,73 +327,234 @@ function checkTtl(ttlMs: unknown): asserts ttlMs is number {
  * ```
  */
 export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCodeStore {
-  if (typeof options !== 'object' || (options as unknown) === null) {
-    throw new TypeError('memoryCodeStore: options must be an object');
-  }
-  const maxEntries = options.maxEntries === undefined ? DEFAULT_MAX_ENTRIES : options.maxEntries;
-  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-    throw new TypeError('memoryCodeStore: options.maxEntries must be a positive integer');
-  }
-  const now = options.now ?? Date.now;
-  if (typeof now !== 'function') throw new TypeError('memoryCodeStore: options.now must be a function');
+  const given = optionsObject<MemoryCodeStoreOptions>(WHO, options, {});
+  const maxEntries = integerOption(WHO, 'maxEntries', given.maxEntries, DEFAULT_MAX_ENTRIES, 1, MAX_ENTRIES);
+  const now = functionOption<() => number>(WHO, 'now', given.now) ?? Date.now;
 
-  // `max` is only a ceiling lru-cache never reaches: `makeRoom` refuses first.
-  // lru-cache's own TTL (on the same clock, no cached time) lets
-  // `purgeStale` sweep expired entries; reads check `expiresAt` exactly.
-  const cache = new LRUCache<string, Entry>({ max: maxEntries, perf: { now }, ttlResolution: 0 });
+  // Groups keyed by a tag's 32 bytes, and groups of any other key, keyed by the whole key.
+  const tagged = new Map<string, string>();
+  const plain = new Map<string, string>();
+  // Records in all groups, expired ones included until a write or a sweep removes them.
+  let held = 0;
   let lastSweep = Number.NEGATIVE_INFINITY;
+  const view: RecordView = { kindEnd: 0, expiresAt: 0, valueStart: 0, end: 0 };
 
-  function live(key: string, at: number): Entry | undefined {
-    const entry = cache.get(key);
-    if (entry === undefined) return undefined;
-    if (at >= entry.expiresAt) {
-      cache.delete(key);
-      return undefined;
+  function clock(): number {
+    const at = now();
+    // NaN or ±Infinity would make every entry live for ever, or none: refuse instead.
+    if (typeof at !== 'number' || !Number.isFinite(at)) throw new Error(`npuser: ${WHO} options.now returned something other than a finite number`);
+    return at;
+  }
+
+  function place(key: string): Place {
+    const tag = tagOf(key);
+    if (tag === undefined) return { groups: plain, group: key, kind: NO_KIND };
+    return { groups: tagged, group: tag, kind: encodeKind(key.slice(TAG_LENGTH + 3)) };
+  }
+
+  /** The live entry at `where`, or undefined. Never changes the store. */
+  function lookup(where: Place, at: number): { value: string; expiresAt: number } | undefined {
+    const group = where.groups.get(where.group);
+    if (group === undefined) return undefined;
+    for (let pos = 0; pos < group.length; pos = view.end) {
+      readRecord(group, pos, view);
+      if (view.kindEnd - pos === where.kind.length && group.startsWith(where.kind, pos)) {
+        return isLive(view.expiresAt, at) ? { value: group.slice(view.valueStart, view.end), expiresAt: view.expiresAt } : undefined;
+      }
     }
-    return entry;
+    return undefined;
   }
 
-  function makeRoom(key: string, at: number): void {
-    if (cache.size < maxEntries || live(key, at) !== undefined) return;
-    if (at - lastSweep >= SWEEP_INTERVAL_MS) {
-      lastSweep = at;
-      // purgeStale drops what lru-cache sees as stale (past the TTL); `live`
-      // also drops entries exactly at it, which lru-cache still counts as fresh.
-      cache.purgeStale();
-      for (const other of [...cache.keys()]) live(other, at);
+  /**
+   * A group rebuilt: its expired records dropped, `changes` (by encoded kind)
+   * applied. Returns the new string ('' for an empty group) and its record count.
+   */
+  function rebuild(group: string, changes: ReadonlyMap<string, Staged>, at: number): [string, number] {
+    const parts: string[] = [];
+    let records = 0;
+    const written = new Set<string>();
+    for (let pos = 0; pos < group.length; pos = view.end) {
+      readRecord(group, pos, view);
+      const kind = group.slice(pos, view.kindEnd);
+      const change = changes.get(kind);
+      if (change !== undefined) {
+        written.add(kind);
+        if (change.value !== undefined) {
+          parts.push(kind, encodeExpiry(change.expiresAt), varint(change.value.length), change.value);
+          records += 1;
+        }
+      } else if (isLive(view.expiresAt, at)) {
+        parts.push(group.slice(pos, view.end));
+        records += 1;
+      }
     }
-    if (cache.size >= maxEntries) throw new Error(`memoryCodeStore is full (${maxEntries} live entries)`);
-  }
-
-  function put(key: string, value: string, ttlMs: number, at: number): void {
-    makeRoom(key, at);
-    cache.set(key, { value, expiresAt: at + ttlMs }, { ttl: ttlMs });
-  }
-
-  function increment(key: string, ttlMs: number, at: number): StoreCounter {
-    const entry = live(key, at);
-    if (entry === undefined) {
-      put(key, '1', ttlMs, at);
-      return { count: 1, ttlMs };
+    for (const [kind, change] of changes) {
+      if (written.has(kind) || change.value === undefined) continue;
+      parts.push(kind, encodeExpiry(change.expiresAt), varint(change.value.length), change.value);
+      records += 1;
     }
-    const count = Number.parseInt(entry.value, 10) + 1;
-    if (!Number.isSafeInteger(count)) throw new Error('memoryCodeStore: increment on an entry that is not a counter');
-    // Mutated in place: the counter keeps the expiry it was created with.
-    entry.value = String(count);
-    return { count, ttlMs: entry.expiresAt - at };
+    // join builds one flat string: nothing of the parts (slices of the old group, the caller's value) is kept.
+    return [parts.join(''), records];
   }
 
-  return {
+  function countRecords(group: string): number {
+    let records = 0;
+    for (let pos = 0; pos < group.length; pos = view.end) {
+      readRecord(group, pos, view);
+      records += 1;
+    }
+    return records;
+  }
+
+  function sweep(at: number): void {
+    lastSweep = at;
+    const none = new Map<string, Staged>();
+    for (const groups of [tagged, plain]) {
+      for (const [key, group] of groups) {
+        const before = countRecords(group);
+        const [after, records] = rebuild(group, none, at);
+        held += records - before;
+        if (records === 0) groups.delete(key);
+        else if (records !== before) groups.set(key, after);
+      }
+    }
+  }
+
+  interface Plan {
+    readonly groups: Map<string, string>;
+    readonly key: string;
+    readonly next: string;
+    readonly records: number;
+    readonly before: number;
+  }
+
+  function plan(staged: ReadonlyMap<string, Staged>, at: number): { plans: Plan[]; added: number } {
+    const byGroup = new Map<Map<string, string>, Map<string, Map<string, Staged>>>();
+    for (const change of staged.values()) {
+      const { groups, group, kind } = change.place;
+      let inMap = byGroup.get(groups);
+      if (inMap === undefined) byGroup.set(groups, (inMap = new Map<string, Map<string, Staged>>()));
+      let changes = inMap.get(group);
+      if (changes === undefined) inMap.set(group, (changes = new Map<string, Staged>()));
+      changes.set(kind, change);
+    }
+    const plans: Plan[] = [];
+    let added = 0;
+    for (const [groups, inMap] of byGroup) {
+      for (const [key, changes] of inMap) {
+        const group = groups.get(key) ?? '';
+        const before = countRecords(group);
+        const [next, records] = rebuild(group, changes, at);
+        plans.push({ groups, key, next, records, before });
+        added += records - before;
+      }
+    }
+    return { plans, added };
+  }
+
+  function commit(staged: ReadonlyMap<string, Staged>, at: number): void {
+    if (staged.size === 0) return;
+    let { plans, added } = plan(staged, at);
+    if (held + added > maxEntries && at - lastSweep >= SWEEP_INTERVAL_MS) {
+      sweep(at);
+      ({ plans, added } = plan(staged, at));
+    }
+    if (held + added > maxEntries) throw new Error(`npuser: ${WHO} is full (${maxEntries} entries)`);
+    for (const { groups, key, next, records, before } of plans) {
+      held += records - before;
+      if (records === 0) groups.delete(key);
+      // A new group keeps its own copy of the key (the caller's string may be a slice of a larger one).
+      else if (before === 0 && !groups.has(key)) groups.set(groups === plain ? flatCopy(key) : key, next);
+      else groups.set(key, next);
+    }
+  }
+
+  /** Run checked steps, all or nothing; the writes are applied once every step has run. */
+  function run(steps: readonly CheckedStep[]): StoreStepResult[] {
+    const at = clock();
+    const staged = new Map<string, Staged>();
+    /** What `key` holds at this point of the transaction: the staged write, else the store's live entry. */
+    const current = (key: string): (Staged & { readonly value: string }) | undefined => {
+      const change = staged.get(key);
+      if (change !== undefined) return change.value === undefined ? undefined : { place: change.place, value: change.value, expiresAt: change.expiresAt };
+      const where = place(key);
+      const entry = lookup(where, at);
+      return entry && { place: where, value: entry.value, expiresAt: entry.expiresAt };
+    };
+    const results: StoreStepResult[] = [];
+    for (const step of steps) {
+      let result: StoreStepResult;
+      switch (step.op) {
+        case 'get': {
+          const entry = current(step.key);
+          result = entry && { value: entry.value, ttlMs: entry.expiresAt - at };
+          break;
+        }
+        case 'increment': {
+          const entry = current(step.key);
+          if (entry === undefined) {
+            staged.set(step.key, { place: place(step.key), value: '1', expiresAt: at + step.ttlMs });
+            result = { count: 1, ttlMs: step.ttlMs } satisfies StoreCounter;
+          } else {
+            const count = counterValue(WHO, entry.value) + 1;
+            // The counter keeps the expiry it was created with.
+            staged.set(step.key, { place: entry.place, value: String(count), expiresAt: entry.expiresAt });
+            result = { count, ttlMs: entry.expiresAt - at } satisfies StoreCounter;
+          }
+          break;
+        }
+        case 'set':
+          staged.set(step.key, { place: staged.get(step.key)?.place ?? place(step.key), value: step.value, expiresAt: at + step.ttlMs });
+          result = undefined;
+          break;
+        case 'delete':
+          staged.set(step.key, { place: staged.get(step.key)?.place ?? place(step.key), value: undefined, expiresAt: 0 });
+          result = undefined;
+          break;
+        case 'consume': {
+          const entry = current(step.key);
+          // Another value than expected (a newer code) is left as it is, TTL included.
+          if (entry === undefined || (step.expected !== undefined && entry.value !== step.expected)) {
+            result = undefined;
+          } else {
+            staged.set(step.key, { place: entry.place, value: undefined, expiresAt: 0 });
+            result = entry.value;
+          }
+          break;
+        }
+      }
+      results.push(result);
+      if (stops(WHO, step, result)) break;
+    }
+    commit(staged, at);
+    return results;
+  }
+
+  /** Run one step: what the single methods are. */
+  const one = (step: CheckedStep): StoreStepResult => run([step])[0];
+
+  const store: MemoryCodeStore = {
     get size() {
-      return this.entries().length;
+      return held;
     },
 
     entries() {
-      const at = now();
+      const at = clock();
       const result: MemoryStoreEntry[] = [];
-      for (const key of [...cache.keys()]) {
-        const entry = live(key, at);
-        if (entry) result.push({ key, value: entry.value, ttlMs: entry.expiresAt - at });
+      for (const [groups, isTagged] of [
+        [tagged, true],
+        [plain, false],
+      ] as const) {
+        for (const [key, group] of groups) {
+          const tag = isTagged ? `{${Buffer.from(key, 'latin1').toString('base64url')}}:` : key;
+          for (let pos = 0; pos < group.length; pos = view.end) {
+            readRecord(group, pos, view);
+            if (!isLive(view.expiresAt, at)) continue;
+            const { expiresAt, valueStart, end } = view;
+            const entryKey = isTagged ? tag + decodeKind(group, pos, view) : tag;
+            result.push({ key: entryKey, value: group.slice(valueStart, end), ttlMs: expiresAt - at });
+          }
+        }
       }
       return result;
     },
@@ -177,46 +563,46 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     // atomic in one process); `settle` only turns its result or error into a promise.
     set: (key, value, ttlMs) =>
       settle(() => {
-        checkKey(key);
-        checkTtl(ttlMs);
-        if (typeof value !== 'string') throw new TypeError('memoryCodeStore: value must be a string');
-        put(key, value, ttlMs, now());
+        one({ op: 'set', key: checkKey(WHO, key), value: checkValue(WHO, value), ttlMs: checkTtl(WHO, ttlMs) });
       }),
 
+    // A read needs none of a transaction's staging: straight to the entry.
     get: (key) =>
       settle((): StoreEntry | undefined => {
-        checkKey(key);
-        const at = now();
-        const entry = live(key, at);
+        const where = place(checkKey(WHO, key));
+        const at = clock();
+        const entry = lookup(where, at);
         return entry && { value: entry.value, ttlMs: entry.expiresAt - at };
       }),
 
     consume: (key, expected) =>
-      settle(() => {
-        checkKey(key);
-        if (expected !== undefined && typeof expected !== 'string') {
-          throw new TypeError('memoryCodeStore: expected must be a string when given');
-        }
-        const entry = live(key, now());
-        // Another value than expected (a newer code) is left as it is, TTL included.
-        if (entry === undefined || (expected !== undefined && entry.value !== expected)) return undefined;
-        cache.delete(key);
-        return entry.value;
-      }),
+      settle(() => one({ op: 'consume', key: checkKey(WHO, key), expected: checkExpected(WHO, expected) }) as string | undefined),
 
     delete: (key) =>
       settle(() => {
-        checkKey(key);
-        cache.delete(key);
+        one({ op: 'delete', key: checkKey(WHO, key) });
       }),
 
     increment: (key, ttlMs) =>
-      settle(() => {
-        checkKey(key);
-        checkTtl(ttlMs);
-        return increment(key, ttlMs, now());
-      }),
+      settle(() => one({ op: 'increment', key: checkKey(WHO, key), ttlMs: checkTtl(WHO, ttlMs), stopIfCountAbove: undefined }) as StoreCounter),
+
+    transact: (steps) => settle(() => run(checkSteps(WHO, steps))),
   };
+
+  hooks.set(store, (key) => {
+    const where = place(checkKey(WHO, key));
+    const at = clock();
+    const entry = lookup(where, at);
+    const group = where.groups.get(where.group);
+    if (entry === undefined || group === undefined) return false;
+    // At the clock's -Infinity nothing finite has expired: the group is rewritten as it was, but for this entry.
+    const change: Staged = { place: where, value: entry.value, expiresAt: Number.POSITIVE_INFINITY };
+    const [next, records] = rebuild(group, new Map([[where.kind, change]]), Number.NEGATIVE_INFINITY);
+    held += records - countRecords(group);
+    where.groups.set(where.group, next);
+    return true;
+  });
+  return store;
 }
 
 function settle<T>(operation: () => T): Promise<T> {

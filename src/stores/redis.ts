@@ -9,7 +9,10 @@ import { createHash } from 'node:crypto';
 // Types only: the built file must not load ioredis, an optional peer the app
 // brings (and may bring in another major version than npuser's dev copy).
 import type { Cluster, Redis } from 'ioredis';
-import type { CodeStore, StoreCounter, StoreEntry } from '../types.js';
+import { argumentError, optionError, optionsObject } from '../lib/checks.js';
+import type { CodeStore, StoreCounter, StoreEntry, StoreStepResult } from '../types.js';
+import { keySlot } from './redis-slot.js';
+import { type CheckedStep, checkExpected, checkKey, checkSteps, checkTtl, checkValue, stops } from './steps.js';
 
 /**
  * Options for {@link redisCodeStore}.
@@ -31,10 +34,11 @@ export interface RedisCodeStoreOptions {
    * `maxRetriesPerRequest: 0`, `autoResendUnfulfilledCommands: false` and a
    * `commandTimeout` below npuser's `storeTimeoutMs`.
    *
-   * The store registers its three Lua scripts on the client with
-   * `defineCommand`, under names that start with `npuser_` and end with the
-   * script's SHA-1, so two npuser versions sharing a client never overwrite
-   * each other's scripts.
+   * The store registers the Lua scripts of `get`, `increment` and `consume`
+   * on the client with `defineCommand`, under names that start with
+   * `npuser_` and end with the script's SHA-1, so two npuser versions sharing
+   * a client never overwrite each other's scripts. The script of `transact`
+   * is not registered: it is sent with `EVAL` on every call.
    */
   client: Redis | Cluster;
   /**
@@ -55,6 +59,7 @@ export interface RedisCodeStoreOptions {
   keyPrefix?: string;
 }
 
+const WHO = 'redisCodeStore';
 const DEFAULT_KEY_PREFIX = 'npuser:';
 const MAX_KEY_PREFIX_LENGTH = 100;
 // Braces would steal the hash tag; whitespace and control characters make keys
@@ -68,70 +73,167 @@ interface LuaScript {
   readonly lua: string;
 }
 
-function script(purpose: string, lua: string): LuaScript {
+function script(purpose: string, source: string): LuaScript {
+  // Indentation is for reading here; the server does not need it, and EVAL sends every byte.
+  const lua = source.replace(/^[ ]+/gm, '');
   // The SHA in the name: a client shared by two npuser versions whose scripts
   // differ gets two commands instead of one silently replacing the other.
   const sha = createHash('sha1').update(lua).digest('hex');
   return { name: `npuser_${purpose}_${sha.slice(0, 12)}`, lua };
 }
 
-// `get` must return the value and the time it has left. Two commands (GET,
-// PTTL) would be two round trips and could straddle the expiry; a script runs
-// both in one round trip, atomically, on one frozen clock (Redis does not
-// expire keys in the middle of a script).
+// What every script shares, so the single operations and `transact` follow
+// one set of rules (the scripts carry no comments: EVAL sends them whole).
+//
+// Why scripts at all: a script runs without interleaving, on one frozen clock
+// (Redis expires nothing in the middle of one), and replication and the AOF
+// carry its effects as one unit. So `get` reads value and TTL together, a
+// counter and its TTL come into existence together (never INCR then EXPIRE,
+// which a crash in between would leave as a counter without a TTL: a
+// permanent lock-out), and `consume(key, expected)` compares and deletes in
+// one step, so of any number of concurrent callers at most one gets the value.
+//
+// `read` is the one way a script looks at a key. GET raises WRONGTYPE on
+// anything but a string. A key without an expiry (PTTL -1: a PERSIST, a
+// migration that dropped TTLs, a program writing under npuser's prefix) or in
+// its very last millisecond (PTTL 0) is expired: it reads as missing and is
+// deleted with the script's writes. Every operation sees it so, and the key
+// heals: the next increment starts a fresh window instead of every read
+// rejecting for ever.
+//
+// Writes are staged in `staged` and applied by `commit` at the end, so a
+// script that raises part-way (WRONGTYPE, a value that is not a counter) has
+// written nothing. Redis refuses a script's write for lack of memory (OOM) or
+// on a replica (READONLY) at its first write, never after one (a script that
+// has written is let finish), so those leave nothing half-done either. That
+// is why `commit` writes the SETs before the DELs: a DEL needs no memory, and
+// once one had run, the SETs after it would be let through past maxmemory.
+//
+// An increment of an existing counter is written back with KEEPTTL: its
+// expiry stays exactly as it was created. A counter is "new" when `read`
+// finds nothing, not when INCR would return 1: npuser may pre-create a
+// counter at "0" with its own TTL, and that TTL must stay.
+const PRELUDE = `local staged = {}
+local function read(k)
+  local s = staged[k]
+  if s ~= nil then
+    if s then return s[1], s[2], s[3] end
+    return nil
+  end
+  local v = redis.call('GET', k)
+  if not v then return nil end
+  local t = redis.call('PTTL', k)
+  if t > 0 then return v, t, true end
+  staged[k] = false
+  return nil
+end
+local function count(v)
+  if v == '0' or (#v <= 15 and string.match(v, '^[1-9]%d*$')) then return tonumber(v) end
+  error({err = 'ERR npuser: the value is not a counter'})
+end
+local function incr(k, ttl)
+  local v, t, keep = read(k)
+  local n = 1
+  if v then n = count(v) + 1 else t = tonumber(ttl) keep = false end
+  staged[k] = {string.format('%d', n), t, keep}
+  return n, t
+end
+local function take(k, compare, expected)
+  local v = read(k)
+  if v and (not compare or v == expected) then
+    staged[k] = false
+    return v
+  end
+  return nil
+end
+local function commit()
+  for k, s in pairs(staged) do
+    if s then
+      if s[3] then redis.call('SET', k, s[1], 'KEEPTTL') else redis.call('SET', k, s[1], 'PX', s[2]) end
+    end
+  end
+  for k, s in pairs(staged) do
+    if not s then redis.call('DEL', k) end
+  end
+end
+`;
+
 const GET = script(
   'get',
-  `local v = redis.call('GET', KEYS[1])
-if not v then return false end
-return {v, redis.call('PTTL', KEYS[1])}`,
+  `${PRELUDE}local v, t = read(KEYS[1])
+commit()
+if v then return {v, t} end
+return false`,
 );
 
-// `increment` must create the counter and its TTL together and never extend an
-// existing TTL. A script runs without interleaving: no other client can see
-// the counter between INCR and PEXPIRE, and replication and the AOF carry the
-// script's effects as one unit, so a crash cannot leave a counter without a
-// TTL (INCR then EXPIRE from the client could: a permanent lock-out).
-//
-// "New" is decided by PTTL == -1 after the INCR, not by INCR returning 1:
-// npuser pre-creates attempt counters at "0" with the code's TTL, and their
-// first INCR returns 1 although they already have an expiry, which must stay.
-// PTTL == -1 also covers a key that exists without any TTL (written by someone
-// else, or PERSISTed): it gets the TTL now rather than living for ever, and
-// its count is kept, so nobody's budget is reset.
-// PTTL == 0 means the counter lives only in this very millisecond; like the
-// memory store (gone at its expiry), it then starts a new window at 1.
 const INCREMENT = script(
   'increment',
-  `local n = redis.call('INCR', KEYS[1])
-local t = redis.call('PTTL', KEYS[1])
-if t == -1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  t = tonumber(ARGV[1])
-elseif t == 0 then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-  n = 1
-  t = tonumber(ARGV[1])
-end
+  `${PRELUDE}local n, t = incr(KEYS[1], ARGV[1])
+commit()
 return {n, t}`,
 );
 
-// `consume(key, expected)` must delete the value only if it is `expected`:
-// npuser takes a code back by the record it wrote, and a newer request may
-// have replaced that record in the meantime. GET, compare in the client, then
-// DEL would be two round trips and could delete a newer record written in
-// between; WATCH, GET, MULTI/DEL/EXEC would be several round trips, with
-// retries, and WATCH needs a connection no other caller shares. A script
-// compares and deletes in one round trip, without interleaving, so of any
-// number of concurrent callers at most one receives the value. GET raises
-// WRONGTYPE on a key that is not a string, as GETDEL does. A missing key is
-// `false` in Lua, never equal to ARGV[1], so nothing is created; a different
-// value is left as it is, TTL included (GET never touches a TTL).
-const CONSUME_IF = script(
+// One script for `consume(key)` and `consume(key, expected)`: with no ARGV
+// it takes whatever is live, with one only that exact value. A missing key is
+// never equal to `expected`, so nothing is created; another value is left as
+// it is, TTL included.
+const CONSUME = script(
   'consume',
-  `local v = redis.call('GET', KEYS[1])
-if v ~= ARGV[1] then return false end
-redis.call('DEL', KEYS[1])
-return v`,
+  `${PRELUDE}local v = take(KEYS[1], #ARGV > 0, ARGV[1])
+commit()
+if v then return v end
+return false`,
+);
+
+// `transact`: KEYS[i] is the key of step i, ARGV[3i-2 .. 3i] its op and two
+// arguments (see `encodeStep`). Each result is an array, never nil (a nil
+// would cut Lua's result array short): {} for nothing, {value, pttl} for a
+// get, {count, pttl} for an increment, {value} for a consume that took it.
+// The result has one item per step that ran, so its length says where the
+// transaction stopped.
+//
+// Unlike the single operations it is sent with EVAL every time, never
+// EVALSHA: a transaction is one round trip whatever the server's script cache
+// holds (a fresh connection, a SCRIPT FLUSH, a server that evicts scripts
+// loaded through EVAL, as newer Redis and Valkey versions do beyond 500), for
+// the ~3 KB of the script on every call.
+const TRANSACT = script(
+  'transact',
+  `-- npuser transact
+${PRELUDE}if #ARGV ~= 3 * #KEYS then error({err = 'ERR npuser: transact arguments do not match its keys'}) end
+local results = {}
+for i = 1, #KEYS do
+  local k, op, a, b = KEYS[i], ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]
+  local stop = false
+  if op == 'g' then
+    local v, t = read(k)
+    if v then
+      results[i] = {v, t}
+      stop = a == '1'
+      if b ~= '' and count(v) >= tonumber(b) then stop = true end
+    else
+      results[i] = {}
+    end
+  elseif op == 'i' then
+    local n, t = incr(k, a)
+    results[i] = {n, t}
+    stop = b ~= '' and n > tonumber(b)
+  elseif op == 's' then
+    staged[k] = {a, tonumber(b), false}
+    results[i] = {}
+  elseif op == 'd' then
+    staged[k] = false
+    results[i] = {}
+  elseif op == 'c' or op == 'C' then
+    local v = take(k, op == 'C', a)
+    if v then results[i] = {v} else results[i] = {} end
+  else
+    error({err = 'ERR npuser: unknown transact step'})
+  end
+  if stop then break end
+end
+commit()
+return results`,
 );
 
 type ScriptCall = (key: string, ...args: string[]) => Promise<unknown>;
@@ -153,9 +255,71 @@ function defineScript(client: Redis | Cluster, { name, lua }: LuaScript): Script
   if (typeof host[name] !== 'function') client.defineCommand(name, { numberOfKeys: 1, lua });
   const command = host[name];
   if (typeof command !== 'function') {
-    throw new TypeError('redisCodeStore: options.client did not accept a Lua script through defineCommand');
+    throw optionError(WHO, 'client', 'did not accept a Lua script through defineCommand');
   }
   return (key, ...args) => Promise.resolve(Reflect.apply(command, client, [key, ...args]) as unknown);
+}
+
+/** A step as ARGV: its op and two arguments, '' where it has none. TTLs are whole milliseconds. */
+function encodeStep(step: CheckedStep, where: string): [string, string, string] {
+  switch (step.op) {
+    case 'get':
+      return ['g', step.stopIfPresent ? '1' : '', step.stopIfCountAtLeast === undefined ? '' : String(step.stopIfCountAtLeast)];
+    case 'increment':
+      return ['i', String(ttlArgument(step.ttlMs, `${where}.ttlMs`)), step.stopIfCountAbove === undefined ? '' : String(step.stopIfCountAbove)];
+    case 'set':
+      return ['s', step.value, String(ttlArgument(step.ttlMs, `${where}.ttlMs`))];
+    case 'delete':
+      return ['d', '', ''];
+    case 'consume':
+      return step.expected === undefined ? ['c', '', ''] : ['C', step.expected, ''];
+  }
+}
+
+/** What one step's item of the transact reply means, checked against what the step can produce. */
+function stepResult(step: CheckedStep, item: unknown): StoreStepResult {
+  if (!Array.isArray(item)) throw badReply('transact');
+  const [first, second] = item as unknown[];
+  switch (step.op) {
+    case 'get':
+      if (item.length === 0) return undefined;
+      if (item.length !== 2 || typeof first !== 'string' || !isInteger(second) || second < 1) throw badReply('transact');
+      return { value: first, ttlMs: second } satisfies StoreEntry;
+    case 'increment':
+      if (item.length !== 2 || !isInteger(first) || first < 1 || !isInteger(second) || second < 1) throw badReply('transact');
+      return { count: first, ttlMs: second } satisfies StoreCounter;
+    case 'set':
+    case 'delete':
+      if (item.length !== 0) throw badReply('transact');
+      return undefined;
+    case 'consume':
+      if (item.length === 0) return undefined;
+      // Only `expected` itself can come back when it was given.
+      if (item.length !== 1 || typeof first !== 'string' || (step.expected !== undefined && first !== step.expected)) {
+        throw badReply('transact');
+      }
+      return first;
+  }
+}
+
+/**
+ * The results of one script run of `steps`, and whether the transaction
+ * stopped in it. The reply must agree with the steps' stop conditions: only
+ * the last item may stop, and a reply shorter than the run must end on one.
+ */
+function runResults(steps: readonly CheckedStep[], reply: unknown): { results: StoreStepResult[]; stopped: boolean } {
+  if (!Array.isArray(reply) || reply.length === 0 || reply.length > steps.length) throw badReply('transact');
+  const results: StoreStepResult[] = [];
+  let stopped = false;
+  for (const [index, item] of (reply as unknown[]).entries()) {
+    if (stopped) throw badReply('transact');
+    const step = steps[index] as CheckedStep;
+    const result = stepResult(step, item);
+    results.push(result);
+    stopped = stops(WHO, step, result);
+  }
+  if (results.length < steps.length && !stopped) throw badReply('transact');
+  return { results, stopped };
 }
 
 function checkKeyPrefix(keyPrefix: unknown): string {
@@ -166,35 +330,29 @@ function checkKeyPrefix(keyPrefix: unknown): string {
     keyPrefix.length > MAX_KEY_PREFIX_LENGTH ||
     BAD_PREFIX_CHARACTER.test(keyPrefix)
   ) {
-    throw new TypeError(
-      `redisCodeStore: options.keyPrefix must be 1–${MAX_KEY_PREFIX_LENGTH} characters without braces, whitespace or control characters`,
-    );
+    throw optionError(WHO, 'keyPrefix', `must be 1–${MAX_KEY_PREFIX_LENGTH} characters without braces, whitespace or control characters`);
   }
   return keyPrefix;
 }
 
 function checkClient(client: unknown): asserts client is Redis | Cluster {
-  const c = client as Partial<Record<'defineCommand' | 'set' | 'getdel' | 'del', unknown>> | null | undefined;
+  const c = client as Partial<Record<'defineCommand' | 'set' | 'del' | 'eval', unknown>> | null | undefined;
   if (
     typeof c !== 'object' ||
     c === null ||
     typeof c.defineCommand !== 'function' ||
     typeof c.set !== 'function' ||
-    typeof c.getdel !== 'function' ||
-    typeof c.del !== 'function'
+    typeof c.del !== 'function' ||
+    typeof c.eval !== 'function'
   ) {
-    throw new TypeError('redisCodeStore: options.client must be an ioredis Redis or Cluster client');
+    throw optionError(WHO, 'client', 'must be an ioredis Redis or Cluster client');
   }
 }
 
-function checkKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) throw new TypeError('redisCodeStore: key must be a non-empty string');
-}
-
 /** Redis takes whole milliseconds; rounding up never shortens a TTL to 0. */
-function ttlArgument(ttlMs: unknown): number {
-  const ms = typeof ttlMs === 'number' ? Math.ceil(ttlMs) : Number.NaN;
-  if (!Number.isSafeInteger(ms) || ms <= 0) throw new TypeError('redisCodeStore: ttlMs must be a positive number');
+function ttlArgument(ttlMs: unknown, name = 'ttlMs'): number {
+  const ms = Math.ceil(checkTtl(WHO, ttlMs, name));
+  if (!Number.isSafeInteger(ms)) throw argumentError(WHO, name, 'must be a positive number of milliseconds below 2^53');
   return ms;
 }
 
@@ -204,32 +362,63 @@ function ttlArgument(ttlMs: unknown): number {
  * value (they are hashes anyway, but replies are not echoed).
  */
 function badReply(operation: string): Error {
-  return new Error(`redisCodeStore: unexpected reply from Redis to ${operation}`);
+  return new Error(`npuser: ${WHO} got an unexpected reply from Redis to ${operation}`);
 }
 
 const isInteger = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n);
+
+/** The bytes ioredis puts in front of every key it sends (its own `keyPrefix` option), for slot numbers. */
+function clientKeyPrefix(client: Redis | Cluster): Buffer {
+  const prefix = (client as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+  if (typeof prefix === 'string') return Buffer.from(prefix, 'utf8');
+  if (Buffer.isBuffer(prefix)) return prefix;
+  return Buffer.alloc(0);
+}
 
 /**
  * Create a {@link CodeStore} on Redis (≥ 6.2) or Redis Cluster through an
  * ioredis client you create and own.
  *
- * Every operation is one command, one round trip, atomic on the server:
+ * Every operation is one round trip, atomic on the server:
  *
  * | operation | Redis |
  * |---|---|
  * | `set` | `SET key value PX ttl` |
  * | `get` | a Lua script: `GET` and `PTTL` together |
- * | `consume(key)` | `GETDEL` (Redis 6.2 or later) |
- * | `consume(key, expected)` | a Lua script: `GET`, and `DEL` only when the value is `expected` |
+ * | `consume(key)`, `consume(key, expected)` | a Lua script: `GET`, and `DEL` when the value is live (and is `expected`) |
  * | `delete` | `DEL` |
- * | `increment` | a Lua script: `INCR`, and `PEXPIRE` only when the counter is new |
+ * | `increment` | a Lua script: a new counter is written with its TTL, an existing one keeps its TTL (`KEEPTTL`) |
+ * | `transact` | one Lua script that runs the steps in order (per slot on a Cluster, see below) |
+ *
+ * `transact(steps)` checks every step before sending anything (a bad step
+ * rejects with a `TypeError`), and sends the steps and their arguments as the
+ * script's KEYS and ARGV, one key per step. On a standalone server (or
+ * Sentinel) the whole transaction is one script: one round trip, atomic on the
+ * server. On a Cluster the keys of one transaction may lie in different slots
+ * (an address's `{tag}` and a client's): the steps are split into runs of
+ * consecutive steps whose keys share a slot, and each run is one script, run
+ * in order, the next only once the one before has neither stopped nor failed.
+ * That is one round trip per run of steps in one slot, each run atomic on its
+ * own; a run that fails leaves the runs before it in effect. The transaction
+ * script is sent whole (EVAL) on every call, so it never costs a second round
+ * trip for a script the server does not have.
+ *
+ * Within one script, writes are applied once every step has run: a script
+ * that fails (`WRONGTYPE`, a value that is not a counter, `OOM`, `READONLY`)
+ * has changed nothing. The single operations follow the same rules, being the
+ * same Lua.
  *
  * Keys are `keyPrefix` followed by npuser's `{tag}:kind`, where the tag is a
  * keyed hash: a Cluster keeps one address's keys in one slot, and neither keys
- * nor values carry an address or a code. Every key has a TTL from the moment
- * it exists. Replies are checked: anything else (a wrong type written by
- * another program, a key without a TTL, a proxy's garbage) rejects, and npuser
- * answers `ERR_NPUSER_STORE_FAILED`.
+ * nor values carry an address or a code. Every key npuser writes has a TTL
+ * from the moment it exists. A key found without one (a `PERSIST`, a
+ * migration that dropped TTLs, another program) is expired for every
+ * operation alike: it reads as missing and is deleted in the same script, and
+ * an increment starts a new counter at 1 with its TTL, so such a key heals
+ * instead of failing every sign-in of its address for ever. Replies are
+ * checked: anything else (a wrong type written by another program, a value
+ * that is not a counter where one is read as such, a proxy's garbage) rejects,
+ * and npuser answers `ERR_NPUSER_STORE_FAILED`.
  *
  * Run Redis with `maxmemory-policy noeviction`: evicting a failure counter
  * resets an attacker's budget.
@@ -249,77 +438,92 @@ const isInteger = (n: unknown): n is number => typeof n === 'number' && Number.i
  * ```
  */
 export function redisCodeStore(options: RedisCodeStoreOptions): CodeStore {
-  if (typeof options !== 'object' || (options as unknown) === null) {
-    throw new TypeError('redisCodeStore: options must be an object');
-  }
-  const { client } = options;
+  const given = optionsObject<RedisCodeStoreOptions>(WHO, options);
+  const { client } = given;
   checkClient(client);
-  const prefix = checkKeyPrefix(options.keyPrefix);
+  const prefix = checkKeyPrefix(given.keyPrefix);
   const runGet = defineScript(client, GET);
   const runIncrement = defineScript(client, INCREMENT);
-  const runConsumeIf = defineScript(client, CONSUME_IF);
+  const runConsume = defineScript(client, CONSUME);
+  const cluster = (client as { isCluster?: unknown }).isCluster === true;
+  const slotPrefix = cluster ? Buffer.concat([clientKeyPrefix(client), Buffer.from(prefix, 'utf8')]) : Buffer.alloc(0);
+  const slotOf = (key: string) => keySlot(Buffer.concat([slotPrefix, Buffer.from(key, 'utf8')]));
+
+  /** Consecutive steps whose keys share a slot (all of them, off a Cluster). */
+  function runsOf(steps: readonly CheckedStep[]): CheckedStep[][] {
+    if (!cluster) return [[...steps]];
+    const runs: CheckedStep[][] = [];
+    let slot = -1;
+    for (const step of steps) {
+      const next = slotOf(step.key);
+      if (next !== slot || runs.length === 0) runs.push([]);
+      slot = next;
+      runs[runs.length - 1]?.push(step);
+    }
+    return runs;
+  }
 
   // Each method validates its arguments synchronously but reports problems as
   // a rejection, like the memory store: callers see one failure channel.
   return {
     set: async (key, value, ttlMs) => {
-      checkKey(key);
-      if (typeof value !== 'string') throw new TypeError('redisCodeStore: value must be a string');
+      checkKey(WHO, key);
+      checkValue(WHO, value);
       const reply: unknown = await client.set(prefix + key, value, 'PX', ttlArgument(ttlMs));
       if (reply !== 'OK') throw badReply('SET');
     },
 
     get: async (key): Promise<StoreEntry | undefined> => {
-      checkKey(key);
+      checkKey(WHO, key);
       const reply = await runGet(prefix + key);
       if (reply === null) return undefined;
       if (!Array.isArray(reply) || reply.length !== 2) throw badReply('get');
       const [value, ttl] = reply as [unknown, unknown];
-      if (typeof value !== 'string' || !isInteger(ttl) || ttl < -1) throw badReply('get');
-      // The entry's last millisecond: gone at its TTL, as the contract says.
-      if (ttl === 0) return undefined;
-      // npuser writes nothing without a TTL; a key that has none was written by
-      // someone else, and reading it as a live entry would be trusting it.
-      if (ttl === -1) throw new Error('redisCodeStore: key has no TTL; it was not written by npuser');
+      // The script returns live entries only: a TTL of at least 1 ms.
+      if (typeof value !== 'string' || !isInteger(ttl) || ttl < 1) throw badReply('get');
       return { value, ttlMs: ttl };
     },
 
     consume: async (key, expected) => {
-      checkKey(key);
-      if (expected === undefined) {
-        // GETDEL is atomic on the server: of any number of concurrent callers,
-        // exactly one receives the value. It needs Redis 6.2 or later. A
-        // built-in command, not the script: nothing to compare, and no script
-        // to load on a fresh connection.
-        const reply: unknown = await client.getdel(prefix + key);
-        if (reply === null) return undefined;
-        if (typeof reply !== 'string') throw badReply('GETDEL');
-        return reply;
-      }
-      if (typeof expected !== 'string') throw new TypeError('redisCodeStore: expected must be a string when given');
-      // The script compares and deletes in one atomic step (see CONSUME_IF):
-      // another value than `expected` stays, and of any number of concurrent
-      // callers at most one receives it.
-      const reply = await runConsumeIf(prefix + key, expected);
+      checkKey(WHO, key);
+      checkExpected(WHO, expected);
+      const reply = await (expected === undefined ? runConsume(prefix + key) : runConsume(prefix + key, expected));
       if (reply === null) return undefined;
-      // The script returns `expected` itself or nil: anything else is not Redis answering.
-      if (reply !== expected) throw badReply('consume');
-      return expected;
+      // With `expected`, the script returns it or nil: anything else is not Redis answering.
+      if (typeof reply !== 'string' || (expected !== undefined && reply !== expected)) throw badReply('consume');
+      return reply;
     },
 
     delete: async (key) => {
-      checkKey(key);
+      checkKey(WHO, key);
       const reply: unknown = await client.del(prefix + key);
       if (reply !== 0 && reply !== 1) throw badReply('DEL');
     },
 
     increment: async (key, ttlMs): Promise<StoreCounter> => {
-      checkKey(key);
+      checkKey(WHO, key);
       const reply = await runIncrement(prefix + key, String(ttlArgument(ttlMs)));
       if (!Array.isArray(reply) || reply.length !== 2) throw badReply('increment');
       const [count, ttl] = reply as [unknown, unknown];
       if (!isInteger(count) || count < 1 || !isInteger(ttl) || ttl < 1) throw badReply('increment');
       return { count, ttlMs: ttl };
+    },
+
+    transact: async (steps) => {
+      const checked = checkSteps(WHO, steps);
+      if (checked.length === 0) return [];
+      // Encoded before anything is sent: a TTL Redis cannot take refuses the whole call.
+      const encoded = new Map(checked.map((step, index) => [step, encodeStep(step, `transact steps[${index}]`)]));
+      const results: StoreStepResult[] = [];
+      for (const run of runsOf(checked)) {
+        const keys = run.map((step) => prefix + step.key);
+        const args = run.flatMap((step) => encoded.get(step) ?? []);
+        const reply: unknown = await client.eval(TRANSACT.lua, keys.length, ...keys, ...args);
+        const { results: ran, stopped } = runResults(run, reply);
+        results.push(...ran);
+        if (stopped) break;
+      }
+      return results;
     },
   };
 }

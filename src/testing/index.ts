@@ -8,11 +8,10 @@ export type {
   CodeStoreCapacity,
   CodeStoreContractOptions,
   CodeStoreFactory,
-  ContractCase,
   ContractClock,
-  TestRunner,
 } from './code-store-contract.js';
+export type { ContractCase, TestRunner, TestRunnerIt } from './contract-case.js';
 export { memoryMailer } from './memory-mailer.js';
 export type { MemoryMailer } from './memory-mailer.js';
 export { runMailerContract, mailerContractCases } from './mailer-contract.js';
-export type { DeliveredMail, MailerContractCase, MailerContractFactory, MailerContractOptions, MailerHarness } from './mailer-contract.js';
+export type { DeliveredMail, MailerContractFactory, MailerContractOptions, MailerHarness } from './mailer-contract.js';

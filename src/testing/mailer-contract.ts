@@ -3,7 +3,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withDeadline } from '../lib/deadline.js';
 import type { CodeMessage, Mailer } from '../types.js';
-import type { TestRunner } from './code-store-contract.js';
+import { type ContractCase, type TestRunner, registerContractCases } from './contract-case.js';
 
 /**
  * One message as it arrived: what the recipient's side saw, read back by
@@ -120,39 +120,8 @@ export interface MailerContractOptions {
   canHang?: boolean;
 }
 
-/**
- * One property of the Mailer contract, runnable under any test runner.
- *
- * @example
- * ```ts
- * import { memoryMailer, mailerContractCases } from 'npuser/testing';
- * const cases = mailerContractCases(() => {
- *   const mailer = memoryMailer();
- *   return {
- *     mailer,
- *     delivered: () => mailer.messages.map((m) => ({ recipients: [m.to], text: m.code })),
- *     failNextSend: () => mailer.failNextSend(),
- *   };
- * });
- * const hang = cases.find((c) => c.id === 'abort-ends-hung-send');
- * console.log(hang?.skipped); // 'the harness cannot hang its backend (canHang is not set)'
- * ```
- */
-export interface MailerContractCase {
-  /** A stable kebab-case identifier (`failure-rejects-cleanly`): never changes once published. */
-  readonly id: string;
-  /** What the case proves, as a test title; ends in `(skipped: …)` when the case is skipped. */
-  readonly title: string;
-  /** Why the case does not apply to this mailer, when it does not; `run` then does nothing. */
-  readonly skipped?: string;
-  /** Build a fresh harness and check the property; rejects when the mailer breaks it. */
-  run(): Promise<void>;
-}
 
 const DEFAULT_ABORT_WITHIN_MS = 2000;
-
-/** `it`, or its `skip`, as a plain function. */
-type RegisterTest = (title: string, body: () => Promise<void>) => unknown;
 
 /** A message to a fresh address, with a code that keeps a leading zero. */
 function sampleMessage(): CodeMessage {
@@ -218,7 +187,7 @@ function text(value: unknown): string {
  * for (const c of cases) await c.run();
  * ```
  */
-export function mailerContractCases(factory: MailerContractFactory, options: MailerContractOptions = {}): MailerContractCase[] {
+export function mailerContractCases(factory: MailerContractFactory, options: MailerContractOptions = {}): ContractCase[] {
   const abortWithinMs = options.abortWithinMs ?? DEFAULT_ABORT_WITHIN_MS;
   const signal = () => new AbortController().signal;
 
@@ -345,10 +314,8 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
     ],
   ];
 
-  return cases.map(([id, title, body, skipped]): MailerContractCase => {
-    if (skipped !== undefined) {
-      return { id, title: `${title} (skipped: ${skipped})`, skipped, run: () => Promise.resolve() };
-    }
+  return cases.map(([id, title, body, skipped]): ContractCase => {
+    if (skipped !== undefined) return { id, title, skipped, run: () => Promise.resolve() };
     return {
       id,
       title,
@@ -403,16 +370,5 @@ export function runMailerContract(
   runner: TestRunner,
   options: MailerContractOptions = {},
 ): void {
-  runner.describe(`Mailer contract: ${name}`, () => {
-    for (const contractCase of mailerContractCases(factory, options)) {
-      if (contractCase.skipped === undefined) {
-        runner.it(contractCase.title, () => contractCase.run());
-        continue;
-      }
-      // Reported as skipped where the runner can say so (vitest, jest, mocha, node:test all can).
-      const { it } = runner as unknown as { readonly it: { readonly skip?: unknown } };
-      if (typeof it.skip === 'function') (it as { readonly skip: RegisterTest }).skip(contractCase.title, () => contractCase.run());
-      else runner.it(contractCase.title, () => contractCase.run());
-    }
-  });
+  registerContractCases(runner, `Mailer contract: ${name}`, mailerContractCases(factory, options));
 }

@@ -66,7 +66,7 @@ export function memoryMailer(): MemoryMailer {
       return Promise.resolve();
     },
     lastCodeFor(email) {
-      if (typeof email !== 'string') throw argumentError('memoryMailer.lastCodeFor', 'email', 'must be a string');
+      if (typeof email !== 'string') throw argumentError('memoryMailer', 'lastCodeFor(email)', 'must be a string');
       const wanted = canonicalOrUndefined(email);
       if (wanted === undefined) return undefined;
       for (let i = messages.length - 1; i >= 0; i -= 1) {
@@ -77,7 +77,7 @@ export function memoryMailer(): MemoryMailer {
       return undefined;
     },
     failNextSend(error = new Error('simulated delivery failure')) {
-      if (!(error instanceof Error)) throw argumentError('memoryMailer.failNextSend', 'error', 'must be an Error');
+      if (!(error instanceof Error)) throw argumentError('memoryMailer', 'failNextSend(error)', 'must be an Error');
       nextFailure = error;
     },
     clear() {

@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Transporter } from 'nodemailer';
-import type { CodeMessage, CodeStore, Mailer, NpUser, StoreCounter, StoreEntry } from 'npuser';
+import type { CodeMessage, CodeStore, Mailer, NpUser, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from 'npuser';
 
 /** A request after body and cookie parsing, as Express types it. */
 interface DocRequest extends IncomingMessage {
@@ -103,7 +103,11 @@ declare global {
     getAndDeleteIfEqual(key: string, expected?: string): Promise<string | undefined>;
     delete(key: string): Promise<void>;
     incrementWithTtlOnCreate(key: string, ttlMs: number): Promise<StoreCounter>;
+    /** Runs `work` as one transaction of the database. */
+    atomically<T>(work: (tx: MyDatabase) => Promise<T>): Promise<T>;
   }
+  /** Runs transact steps on the app's database, one by one, inside a transaction. */
+  function runSteps(tx: MyDatabase, steps: readonly StoreStep[]): Promise<StoreStepResult[]>;
   const db: MyDatabase;
   /** A database for tests. */
   const testDb: MyDatabase;

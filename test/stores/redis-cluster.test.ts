@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster } from 'ioredis';
-import { NpUser } from 'npuser';
+import { NpUser, type StoreStep } from 'npuser';
 import { memoryMailer, runCodeStoreContract } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
 import { SECRET, wrongCode } from '../helpers.js';
-import { allKeys, deleteKeys, scanKeys, testPrefix } from '../support/redis.js';
+import { allKeys, deleteKeys, logCommands, scanKeys, tally, testPrefix } from '../support/redis.js';
+import { keySlot } from '../../src/stores/redis-slot.js';
 import { type RedisServer, haveRedisBinaries, redisCli, startRedisServer } from '../support/redis-server.js';
 
 // A real three-master Redis Cluster on spare ports, built for this file and
@@ -72,7 +73,50 @@ describe.skipIf(!canRun)('redisCodeStore on a Redis Cluster', () => {
     }
   });
 
-  runCodeStoreContract('redisCodeStore on a Cluster', () => redisCodeStore({ client: cluster, keyPrefix: prefix }), { describe, it }, { realTime: true });
+  runCodeStoreContract('redisCodeStore on a Cluster', () => redisCodeStore({ client: cluster, keyPrefix: prefix }), { describe, it }, {
+    realTime: true,
+    removeExpiry: (key) => cluster.persist(prefix + key),
+  });
+
+  it('the store computes slots as the cluster does', async () => {
+    const keys = ['plain', '{a}:b', 'x{}y', '{}{a}', 'foo{bar}{zap}', '{user1000}.following', 'ünïcode{tag}', `${prefix}{contract-AbC}:code`];
+    for (const key of keys) expect(keySlot(key), key).toBe(await cluster.cluster('KEYSLOT', key));
+  });
+
+  it('transact: steps split into runs of one slot, one script each, in order, none after a run that stopped', async () => {
+    const store = redisCodeStore({ client: cluster, keyPrefix: prefix });
+    // An address and a client, as requestCode sends them: two tags, in different slots.
+    const address = (kind: string) => `{address-tx}:${kind}`;
+    const client = (kind: string) => `{client-tx}:${kind}`;
+    expect(keySlot(prefix + address('code'))).not.toBe(keySlot(prefix + client('client-requests')));
+    const steps: StoreStep[] = [
+      { op: 'get', key: address('failures'), stopIfCountAtLeast: 3 },
+      { op: 'get', key: address('cooldown'), stopIfPresent: true },
+      { op: 'increment', key: client('client-requests'), ttlMs: 60_000, stopIfCountAbove: 1 },
+      { op: 'increment', key: address('cooldown'), ttlMs: 60_000 },
+      { op: 'set', key: address('code'), value: 'v1.code', ttlMs: 60_000 },
+    ];
+    const log = logCommands(cluster);
+    try {
+      const first = await store.transact!(steps);
+      expect(first).toEqual([undefined, undefined, { count: 1, ttlMs: 60_000 }, { count: 1, ttlMs: 60_000 }, undefined]);
+      // Three runs: the address's gets, the client's increment, the address's writes.
+      expect(tally(log.names)).toEqual({ 'script:transact': 3 });
+      log.reset();
+      // The cooldown now stops the first run: nothing after it is sent.
+      expect(await store.transact!(steps)).toEqual([undefined, { value: '1', ttlMs: expect.any(Number) as number }]);
+      expect(tally(log.names)).toEqual({ 'script:transact': 1 });
+      await store.delete(address('cooldown'));
+      log.reset();
+      // The client's counter stops the second run: the third is never sent.
+      expect(await store.transact!(steps)).toHaveLength(3);
+      expect(tally(log.names)).toEqual({ 'script:transact': 2 });
+      expect(await store.get(address('cooldown'))).toBeUndefined();
+    } finally {
+      log.restore();
+      for (const key of [address('failures'), address('cooldown'), address('code'), client('client-requests')]) await store.delete(key);
+    }
+  });
 
   it('signs in over the cluster; all keys of one address share a slot, and addresses spread over the masters', async () => {
     const mailer = memoryMailer();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { NpUser, isNpUserError, type NpUserOptions } from 'npuser';
+import { NpUser, isNpUserError, type NpUserOptions, type StoreStep } from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
 import { SECRET, wrongCode } from '../helpers.js';
@@ -170,7 +170,7 @@ describe.skipIf(!canRun)('NpUser on a failing Redis', () => {
     await np.verifyCode('gina@example.com', code);
   });
 
-  it('(d) values npuser did not write at its keys (a hash, a foreign string, a record for another address, a counter without TTL): STORE_FAILED or refusal, never a token', async () => {
+  it('(d) values npuser did not write at its keys (a hash, a foreign string, a record for another address): STORE_FAILED or refusal, never a token; a counter without a TTL is expired', async () => {
     const { np, mailer } = await app();
     const codeKey = async (email: string) => {
       const before = new Set(await scanKeys(admin, 'fault:'));
@@ -204,27 +204,54 @@ describe.skipIf(!canRun)('NpUser on a failing Redis', () => {
     const failures = mo.key.replace(/:code$/, ':failures');
     expect(await admin.pttl(failures)).toBeGreaterThan(0);
     await admin.set(failures, 'many', 'KEEPTTL');
-    expectStoreFailed(await outcome(np.verifyCode('mo@example.com', mo.code)), /malformed counter/);
-    expectStoreFailed(await outcome(np.requestCode('mo@example.com')), /malformed counter/);
+    expectStoreFailed(await outcome(np.verifyCode('mo@example.com', mo.code)), /not a counter|malformed counter/);
+    expectStoreFailed(await outcome(np.requestCode('mo@example.com')), /not a counter|malformed counter/);
+    // Regression: a counter without a TTL (a PERSIST, a migration that drops
+    // TTLs) used to make every read of it reject, so its address could never
+    // sign in again. It is now expired, and removed by the first read.
     await admin.set(failures, '1');
-    expectStoreFailed(await outcome(np.verifyCode('mo@example.com', mo.code)), /no TTL/);
-    // Whoever wrote it fixes it; npuser works again.
-    await admin.del(failures);
-    await np.verifyCode('mo@example.com', mo.code);
+    expect(await admin.pttl(failures)).toBe(-1);
+    const { token } = await np.verifyCode('mo@example.com', mo.code);
+    expect(token).toMatch(/^ey/);
+    expect(await admin.exists(failures)).toBe(0);
   });
 
-  it('a flushed script cache costs one extra round trip (ioredis resends EVAL), not a failure', async () => {
+  it('(e) out of memory under noeviction: a transaction is refused with OOM before it writes anything', async () => {
+    const client = await connect(server.url);
+    clients.push(client);
+    const store = redisCodeStore({ client, keyPrefix: 'fault-oom:' });
+    // Several deletes, so that some come first in any order the script might apply its writes in.
+    const kept = Array.from({ length: 8 }, (_, i) => `{oom}:kept-${i}`);
+    for (const key of kept) await store.set(key, 'v', 60_000);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      const refused = await outcome(
+        store.transact!([
+          ...kept.map((key): StoreStep => ({ op: 'delete', key })),
+          { op: 'increment', key: '{oom}:hourly', ttlMs: 60_000 },
+          { op: 'set', key: '{oom}:code', value: 'v', ttlMs: 60_000 },
+        ]),
+      );
+      expect(String(refused)).toMatch(/OOM/);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    // Not even the deletes (which need no memory) went through: the script's writes are all or nothing.
+    expect(await admin.exists(...kept.map((key) => `fault-oom:${key}`))).toBe(kept.length);
+    expect(await admin.exists('fault-oom:{oom}:hourly', 'fault-oom:{oom}:code')).toBe(0);
+    await admin.del(...kept.map((key) => `fault-oom:${key}`));
+  });
+
+  it('a flushed script cache costs nothing: each flow sends its transaction whole, as EVAL', async () => {
     const { np, client, mailer } = await app();
-    await np.requestCode('nell@example.com'); // loads the get and increment scripts on this connection
+    await np.requestCode('nell@example.com');
     const log = logCommands(client);
     await admin.call('SCRIPT', 'FLUSH');
     const { token } = await np.verifyCode('nell@example.com', mailer.lastCodeFor('nell@example.com')!);
     expect(token).toMatch(/^ey/);
-    // 5 store calls (2 gets, 1 increment, 1 consume, 1 del), one after the other;
-    // the first call of each script after the flush comes back NOSCRIPT and is
-    // resent once, as EVAL. The consume script, new to this connection, goes
-    // out once, as EVAL.
-    expect(tally(log.names)).toEqual({ 'script:get': 2 + 1, 'script:increment': 1 + 1, 'script:consume': 1, del: 1 });
+    // Two transactions (read and count; consume), each one command: nothing to resend after the flush.
+    expect(tally(log.names)).toEqual({ 'script:transact': 2 });
     log.restore();
   });
 });

@@ -158,7 +158,7 @@ describe.skipIf(!canRun)('redisCodeStore on a Redis at its maxmemory', () => {
     'redisCodeStore at maxmemory with noeviction',
     () => redisCodeStore({ client, keyPrefix: 'contract:' }),
     { describe, it },
-    { realTime: true, capacity: { maxWrites: CONTRACT_MAX_WRITES } },
+    { realTime: true, capacity: { maxWrites: CONTRACT_MAX_WRITES }, removeExpiry: (key) => client.persist(`contract:${key}`) },
   );
 
   it('allkeys-lru: Redis evicts live keys instead of refusing, and the capacity case catches it', async () => {
@@ -166,7 +166,7 @@ describe.skipIf(!canRun)('redisCodeStore on a Redis at its maxmemory', () => {
     const [capacityCase, ...others] = codeStoreContractCases(() => redisCodeStore({ client, keyPrefix: 'lru:' }), {
       realTime: true,
       capacity: { maxWrites: LRU_MAX_WRITES },
-    }).filter((c) => c.name.startsWith('a full store refuses'));
+    }).filter((c) => c.id === 'capacity-refuses-rather-than-evicts');
     expect(others).toEqual([]);
     await expect(capacityCase!.run()).rejects.toThrow(/entries the store accepted were damaged .*gone \(evicted/);
     expect(await info(admin, 'stats', 'evicted_keys')).toBeGreaterThan(0);

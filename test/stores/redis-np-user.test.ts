@@ -270,25 +270,23 @@ describe.skipIf(!reachable)('NpUser on a shared Redis', () => {
     monitor.disconnect();
     monitorHost.disconnect();
 
-    // What np-user.ts does, one store call = one command (docs/scaling-with-redis.md lists the same numbers).
+    // What np-user.ts does: each flow is one or two store transactions, each one command
+    // (one Lua script) on a standalone server; docs/scaling-with-redis.md lists the same numbers.
     expect(Object.fromEntries(Object.entries(results).map(([name, r]) => [name, r.client]))).toEqual({
-      // get failures, get cooldown, incr cooldown, incr hourly, del attempts, set code
-      requestCode: { 'script:get': 2, 'script:increment': 2, del: 1, set: 1 },
-      // … and incr client-requests before the cooldown
-      'requestCode with clientKey': { 'script:get': 2, 'script:increment': 3, del: 1, set: 1 },
-      // get failures, get code, incr attempts, incr failures
-      'verifyCode, wrong code': { 'script:get': 2, 'script:increment': 2 },
-      // … and incr client-verifications
-      'verifyCode, wrong code, with clientKey': { 'script:get': 2, 'script:increment': 3 },
+      // lock, cooldown, (client,) cooldown, hourly, attempts reset, code: one transaction
+      requestCode: { 'script:transact': 1 },
+      'requestCode with clientKey': { 'script:transact': 1 },
+      // lock, (client,) code, attempt | the failure counted
+      'verifyCode, wrong code': { 'script:transact': 2 },
+      'verifyCode, wrong code, with clientKey': { 'script:transact': 2 },
       // exactly the same work as a wrong code
-      'verifyCode, no code pending': { 'script:get': 2, 'script:increment': 2 },
-      'verifyCode, no code pending, with clientKey': { 'script:get': 2, 'script:increment': 3 },
-      // get failures, get code, incr attempts, consume code if it is the one compared, del attempts
-      'verifyCode, right code': { 'script:get': 2, 'script:increment': 1, 'script:consume': 1, del: 1 },
-      // … and incr client-verifications: a sign-in counts against the client too
-      'verifyCode, right code, with clientKey': { 'script:get': 2, 'script:increment': 2, 'script:consume': 1, del: 1 },
-      // get the token's revocation, get the subject's
-      validateToken: { 'script:get': 2 },
+      'verifyCode, no code pending': { 'script:transact': 2 },
+      'verifyCode, no code pending, with clientKey': { 'script:transact': 2 },
+      // lock, (client,) code, attempt | consume the code compared, remove the attempt counter
+      'verifyCode, right code': { 'script:transact': 2 },
+      'verifyCode, right code, with clientKey': { 'script:transact': 2 },
+      // the token's revocation and the subject's, read together
+      validateToken: { 'script:transact': 1 },
       // set revoked
       revokeToken: { set: 1 },
     });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { NpUser, isNpUserError, type CodeStore } from 'npuser';
+import { NpUser, isNpUserError, type CodeStore, type StoreCounter, type StoreStep } from 'npuser';
 import { memoryMailer, runCodeStoreContract } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
 import { EMAIL, SECRET } from '../helpers.js';
@@ -54,6 +54,17 @@ describe('redisCodeStore options', () => {
     ]);
   });
 
+  it('transact rejects (not throws) bad steps with a TypeError, without sending anything', async () => {
+    const client = idleClient();
+    const log = logCommands(client);
+    const store = redisCodeStore({ client });
+    for (const steps of [undefined, 'get', [{ op: 'get' }], [{ op: 'get', key: 'k' }, { op: 'set', key: 'k', value: 'v', ttlMs: 2 ** 60 }]]) {
+      await expect(store.transact!(steps as StoreStep[])).rejects.toThrow(TypeError);
+    }
+    await expect(store.transact!([{ op: 'increment', key: 'k', ttlMs: 1e300 }])).rejects.toThrow(/steps\[0\]\.ttlMs must be a positive number of milliseconds below 2\^53/);
+    expect(log.names).toEqual([]);
+  });
+
   it('rejects (not throws) bad keys, values and TTLs, without sending anything', async () => {
     const client = idleClient();
     const log = logCommands(client);
@@ -79,8 +90,8 @@ describe('redisCodeStore replies outside what Redis can answer', () => {
         client[name] = () => Promise.resolve(reply);
       },
       set: () => Promise.resolve(reply),
-      getdel: () => Promise.resolve(reply),
       del: () => Promise.resolve(reply),
+      eval: () => Promise.resolve(reply),
     };
     return client as unknown as Redis;
   }
@@ -104,8 +115,40 @@ describe('redisCodeStore replies outside what Redis can answer', () => {
       if (typeof reply !== 'string') await expect(store.consume('k')).rejects.toThrow(/unexpected reply/);
       await expect(store.consume('k', 'v')).rejects.toThrow(/unexpected reply/);
       await expect(store.delete('k')).rejects.toThrow(/unexpected reply/);
+      await expect(store.transact!([{ op: 'get', key: 'k' }])).rejects.toThrow(/unexpected reply/);
     });
   }
+
+  it.each<[string, StoreStep[], unknown]>([
+    ['not an array', [{ op: 'get', key: 'k' }], 'OK'],
+    ['no result at all', [{ op: 'get', key: 'k' }], []],
+    ['more results than steps', [{ op: 'delete', key: 'k' }], [[], []]],
+    ['a get with a value and no TTL', [{ op: 'get', key: 'k' }], [['v']]],
+    ['a get with a TTL of 0', [{ op: 'get', key: 'k' }], [['v', 0]]],
+    ['an increment at 0', [{ op: 'increment', key: 'k', ttlMs: 1000 }], [[0, 1000]]],
+    ['an increment without a TTL', [{ op: 'increment', key: 'k', ttlMs: 1000 }], [[1, -1]]],
+    ['a set answering a value', [{ op: 'set', key: 'k', value: 'v', ttlMs: 1000 }], [['v']]],
+    ['a consume handing out another value than expected', [{ op: 'consume', key: 'k', expected: 'v' }], [['w']]],
+    ['a consume answering a number', [{ op: 'consume', key: 'k' }], [[7]]],
+    ['fewer results, the last not stopping', [{ op: 'get', key: 'a', stopIfPresent: true }, { op: 'get', key: 'b' }], [[]]],
+    ['a stop before the last result', [{ op: 'get', key: 'a', stopIfPresent: true }, { op: 'get', key: 'b' }], [['v', 5], []]],
+    ['a count stop that did not happen', [{ op: 'increment', key: 'a', ttlMs: 1000, stopIfCountAbove: 3 }, { op: 'delete', key: 'b' }], [[3, 1000]]],
+  ])('transact rejects a reply with %s', async (_label, steps, reply) => {
+    await expect(redisCodeStore({ client: answering(reply) }).transact!(steps)).rejects.toThrow(/unexpected reply from Redis to transact/);
+  });
+
+  it('transact reads a reply that agrees with its steps, stops included', async () => {
+    const steps: StoreStep[] = [
+      { op: 'get', key: 'a', stopIfCountAtLeast: 5 },
+      { op: 'increment', key: 'b', ttlMs: 1000, stopIfCountAbove: 3 },
+      { op: 'set', key: 'c', value: 'v', ttlMs: 1000 },
+    ];
+    expect(await redisCodeStore({ client: answering([['4', 900], [4, 1000]]) }).transact!(steps)).toEqual([
+      { value: '4', ttlMs: 900 },
+      { count: 4, ttlMs: 1000 },
+    ]);
+    expect(await redisCodeStore({ client: answering([[], [1, 1000], []]) }).transact!(steps)).toEqual([undefined, { count: 1, ttlMs: 1000 }, undefined]);
+  });
 
   it('a conditional consume rejects any string but the expected one (the script returns nothing else)', async () => {
     for (const reply of ['other', '', 'v ', 'V']) {
@@ -138,15 +181,18 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
   });
 
   afterAll(async () => {
-    // The one key written without a TTL on purpose, by the "get refuses a value
-    // without a TTL" test below (playing another program). Every other key under
-    // the prefix, the contract's included, must have one.
-    await deleteKeys(client, prefix, { withoutTtl: [raw('{t5}:code')] });
+    // Every key under the prefix, the contract's included, must have a TTL: the
+    // tests that write one without (playing a PERSIST or another program) see
+    // the store delete or repair it.
+    await deleteKeys(client, prefix);
     expect(await scanKeys(client, prefix)).toEqual([]);
     await client.quit();
   });
 
-  runCodeStoreContract('redisCodeStore', () => redisCodeStore({ client, keyPrefix: prefix }), { describe, it }, { realTime: true });
+  runCodeStoreContract('redisCodeStore', () => redisCodeStore({ client, keyPrefix: prefix }), { describe, it }, {
+    realTime: true,
+    removeExpiry: (key) => client.persist(prefix + key),
+  });
 
   it('writes exactly the prefix followed by npuser’s key, and the value as given', async () => {
     await store.set('{t1}:code', 'v1.value', 60_000);
@@ -173,18 +219,30 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
     expect(await client.pttl(raw('{t3}:attempts:x'))).toBeLessThanOrEqual(30_000);
   });
 
-  it('a counter found without a TTL gets one on its next increment and keeps its count', async () => {
-    await client.set(raw('{t4}:failures'), '7'); // written by something else, no TTL
+  it('regression: a counter found without a TTL (PERSIST, a migration) is expired, so its next increment starts a fresh window instead of the address being locked for ever', async () => {
+    await client.set(raw('{t4}:failures'), '7'); // no TTL
     expect(await client.pttl(raw('{t4}:failures'))).toBe(-1);
-    expect(await store.increment('{t4}:failures', 5000)).toEqual({ count: 8, ttlMs: 5000 });
+    expect(await store.get('{t4}:failures')).toBeUndefined();
+    // The get removed it: nothing is left to fail every later read.
+    expect(await client.exists(raw('{t4}:failures'))).toBe(0);
+    await client.set(raw('{t4}:failures'), '7');
+    expect(await store.increment('{t4}:failures', 5000)).toEqual({ count: 1, ttlMs: 5000 });
     const pttl = await client.pttl(raw('{t4}:failures'));
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(5000);
   });
 
-  it('get refuses a value without a TTL (not written by npuser) instead of trusting it', async () => {
-    await client.set(raw('{t5}:code'), 'v1.forever');
-    await expect(store.get('{t5}:code')).rejects.toThrow(/no TTL/);
+  it('a value without a TTL is expired for consume and transact too, and deleted in the same script', async () => {
+    for (const [index, read] of [
+      () => store.consume('{t5}:code'),
+      () => store.consume('{t5}:code', 'v1.forever'),
+      async () => (await store.transact!([{ op: 'get', key: '{t5}:code', stopIfPresent: true }]))[0],
+      async () => (await store.transact!([{ op: 'consume', key: '{t5}:code' }]))[0],
+    ].entries()) {
+      await client.set(raw('{t5}:code'), 'v1.forever');
+      expect(await read(), `read ${index}`).toBeUndefined();
+      expect(await client.exists(raw('{t5}:code')), `read ${index}`).toBe(0);
+    }
   });
 
   it('a key of the wrong type (a hash) makes get, consume and increment reject with WRONGTYPE', async () => {
@@ -194,14 +252,44 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
     await expect(store.consume('{t6}:code')).rejects.toThrow(/WRONGTYPE/);
     await expect(store.consume('{t6}:code', 'value')).rejects.toThrow(/WRONGTYPE/);
     await expect(store.increment('{t6}:code', 1000)).rejects.toThrow(/WRONGTYPE/);
+    await expect(store.transact!([{ op: 'set', key: '{t6}:other', value: 'v', ttlMs: 60_000 }, { op: 'get', key: '{t6}:code' }])).rejects.toThrow(/WRONGTYPE/);
+    // The script wrote nothing before it failed: its writes come last.
+    expect(await client.exists(raw('{t6}:other'))).toBe(0);
     // The hash is still there: nothing was half-done.
     expect(await client.type(raw('{t6}:code'))).toBe('hash');
   });
 
-  it('increment rejects a value that is not a counter, and leaves it alone', async () => {
-    await client.set(raw('{t7}:hourly'), 'not a number', 'PX', 60_000);
-    await expect(store.increment('{t7}:hourly', 1000)).rejects.toThrow(/not an integer/);
-    expect(await client.get(raw('{t7}:hourly'))).toBe('not a number');
+  it('increment rejects a value that is not a counter, and leaves it alone; so does a transaction, which then writes nothing', async () => {
+    for (const value of ['not a number', '-3', '007', '1.5', '1e3', '1234567890123456']) {
+      await client.set(raw('{t7}:hourly'), value, 'PX', 60_000);
+      await expect(store.increment('{t7}:hourly', 1000), value).rejects.toThrow(/not a counter/);
+      expect(await client.get(raw('{t7}:hourly'))).toBe(value);
+      await expect(
+        store.transact!([
+          { op: 'set', key: '{t7}:code', value: 'v', ttlMs: 60_000 },
+          { op: 'increment', key: '{t7}:cooldown', ttlMs: 60_000 },
+          { op: 'get', key: '{t7}:hourly', stopIfCountAtLeast: 5 },
+        ]),
+        value,
+      ).rejects.toThrow(/not a counter/);
+      expect(await client.exists(raw('{t7}:code'), raw('{t7}:cooldown'))).toBe(0);
+    }
+    // A counter at the 15-digit limit still counts.
+    await client.set(raw('{t7}:hourly'), '999999999999998', 'PX', 60_000);
+    expect((await store.increment('{t7}:hourly', 1000)).count).toBe(999_999_999_999_999);
+  });
+
+  it('transact: an increment of an existing counter keeps its exact TTL (KEEPTTL), a new one gets the step’s', async () => {
+    await client.set(raw('{t10}:attempts'), '0', 'PX', 30_000);
+    const [kept, created] = await store.transact!([
+      { op: 'increment', key: '{t10}:attempts', ttlMs: 600_000 },
+      { op: 'increment', key: '{t10}:hourly', ttlMs: 3_600_000 },
+    ]);
+    expect((kept as StoreCounter).ttlMs).toBeLessThanOrEqual(30_000);
+    expect(await client.pttl(raw('{t10}:attempts'))).toBeLessThanOrEqual(30_000);
+    expect(created).toEqual({ count: 1, ttlMs: 3_600_000 });
+    const pttl = await client.pttl(raw('{t10}:hourly'));
+    expect(pttl).toBeGreaterThan(3_590_000);
   });
 
   it.each([
@@ -217,13 +305,23 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
       expect((await s.increment('{t9}:hourly', 60_000)).count).toBe(2);
       expect(await s.consume('{t9}:code')).toBe('v1.x');
       expect(await s.get('{t9}:code')).toBeUndefined();
+      expect(
+        await s.transact!([
+          { op: 'set', key: '{t9}:code', value: 'v1.y', ttlMs: 60_000 },
+          { op: 'get', key: '{t9}:code' },
+          { op: 'increment', key: '{t9}:hourly', ttlMs: 60_000 },
+          { op: 'consume', key: '{t9}:code', expected: 'v1.y' },
+          { op: 'get', key: '{t9}:hourly', stopIfCountAtLeast: 3 },
+          { op: 'delete', key: '{t9}:hourly' },
+        ]),
+      ).toEqual([undefined, { value: 'v1.y', ttlMs: expect.any(Number) as number }, { count: 3, ttlMs: expect.any(Number) as number }, 'v1.y', { value: '3', ttlMs: expect.any(Number) as number }]);
       await s.delete('{t9}:hourly');
     } finally {
       other.disconnect();
     }
   });
 
-  it('every operation is one command, one round trip, also on a fresh connection (EVAL the first time)', async () => {
+  it('every operation is one command, also on a fresh connection (EVAL the first time); round trips are counted in redis-round-trips.test.ts', async () => {
     const fresh = await connect();
     try {
       const log = logCommands(fresh);
@@ -244,6 +342,7 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
       await measure('consume with expected', () => s.consume('{t8}:code', 'v'));
       await measure('delete', () => s.delete('{t8}:hourly'));
       await measure('increment', () => s.increment('{t8}:hourly', 60_000));
+      await measure('transact', () => s.transact!([{ op: 'get', key: '{t8}:code' }, { op: 'increment', key: '{t8}:hourly', ttlMs: 60_000 }]));
       expect(counts).toEqual({
         'increment (first script call on this connection)': 1,
         'get (first call of its script)': 1,
@@ -254,6 +353,7 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
         'consume with expected': 1,
         delete: 1,
         increment: 1,
+        transact: 1,
       });
       log.reset();
       await Promise.all([
@@ -263,7 +363,7 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
         s.consume('{t8}:z'),
         s.consume('{t8}:w', 'v'),
       ]);
-      expect(tally(log.names)).toEqual({ 'script:get': 1, 'script:increment': 1, 'script:consume': 1, set: 1, getdel: 1 });
+      expect(tally(log.names)).toEqual({ 'script:get': 1, 'script:increment': 1, 'script:consume': 2, set: 1 });
       log.restore();
     } finally {
       fresh.disconnect();

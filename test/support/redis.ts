@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type Command, Redis, type RedisOptions } from 'ioredis';
 
 // Shared by the Redis store tests: how to reach the shared server, whether to
 // skip or fail when it is missing, and how to clean up without touching
@@ -162,8 +162,10 @@ export async function deleteKeys(client: Redis | Cluster, prefix: string, { with
  * registered as `npuser_get_<sha>`. EVAL carries the script, EVALSHA its SHA-1;
  * either is matched against the SHA-1 in the names registered on the client.
  */
-function scriptName(client: Redis, command: string, first: unknown): string {
+function scriptName(client: Redis | Cluster, command: string, first: unknown): string {
   const text = typeof first === 'string' ? first : Buffer.isBuffer(first) ? first.toString() : '';
+  // transact's script is sent whole every time rather than registered; it names itself on its first line.
+  if (command === 'eval' && text.startsWith('-- npuser transact\n')) return 'script:transact';
   const sha = command === 'eval' ? createHash('sha1').update(text).digest('hex') : text;
   const registered = Object.keys((client as unknown as { scriptsSet: Record<string, unknown> }).scriptsSet);
   for (const name of registered) {
@@ -175,7 +177,8 @@ function scriptName(client: Redis, command: string, first: unknown): string {
 
 /**
  * Count the commands a client sends, by name, at the one place every command
- * (plain, script, the NOSCRIPT retry) passes: `sendCommand`.
+ * (plain, script, the NOSCRIPT retry) passes: `sendCommand`. Commands, not
+ * round trips: for those, see `roundTripProxy` in ./round-trips.ts.
  */
 export interface CommandLog {
   readonly names: string[];
@@ -185,13 +188,15 @@ export interface CommandLog {
   restore(): void;
 }
 
-export function logCommands(client: Redis): CommandLog {
+export function logCommands(client: Redis | Cluster): CommandLog {
   const names: string[] = [];
-  const original = client.sendCommand.bind(client);
-  client.sendCommand = (command, ...rest) => {
+  // Redis and Cluster both send every command through sendCommand (with different extra parameters).
+  const host = client as unknown as { sendCommand: (command: Command, ...rest: unknown[]) => unknown };
+  const original = host.sendCommand;
+  host.sendCommand = (command, ...rest) => {
     const isScript = command.name === 'evalsha' || command.name === 'eval';
     names.push(isScript ? scriptName(client, command.name, command.args[0]) : command.name);
-    return original(command, ...rest);
+    return Reflect.apply(original, client, [command, ...rest]);
   };
   return {
     names,
@@ -199,7 +204,7 @@ export function logCommands(client: Redis): CommandLog {
       names.length = 0;
     },
     restore: () => {
-      client.sendCommand = original;
+      host.sendCommand = original;
     },
   };
 }

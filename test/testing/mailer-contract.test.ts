@@ -299,17 +299,17 @@ describe('mailerContractCases: stable ids, and skipped cases that say why', () =
     expect(a.map((c) => c.id)).toEqual(b.map((c) => c.id));
   });
 
-  it('without canHang, the hang case is skipped, with the reason in its title', async () => {
+  it('without canHang, the hang case is skipped, with its reason (registration puts it in the title)', async () => {
     const hang = mailerContractCases(memoryHarness).find((c) => c.id === HANG);
     expect(hang?.skipped).toBe('the harness cannot hang its backend (canHang is not set)');
-    expect(hang?.title).toMatch(/^an abort while the backend hangs rejects within 2000 ms \(skipped: the harness cannot hang its backend \(canHang is not set\)\)$/);
+    expect(hang?.title).toBe('an abort while the backend hangs rejects within 2000 ms');
     await expect(hang?.run()).resolves.toBeUndefined();
   });
 
   it('with codeInSubject, the subject case is skipped', () => {
     const subject = mailerContractCases(memoryHarness, { codeInSubject: true }).find((c) => c.id === SUBJECT);
     expect(subject?.skipped).toMatch(/codeInSubject/);
-    expect(subject?.title).toMatch(/\(skipped: .*codeInSubject.*\)$/);
+    expect(subject?.title).not.toMatch(/skipped/);
   });
 
   it('canHang without a hangNextSend in the harness fails the case rather than passing it silently', async () => {

@@ -109,7 +109,7 @@ describe('revokeToken', () => {
       secret: SECRET,
       mailer: memoryMailer(),
       now: s.clock.now,
-      store: { ...s.store, get: () => Promise.reject(new Error('down')) },
+      store: { ...s.store, get: () => Promise.reject(new Error('down')), transact: () => Promise.reject(new Error('down')) },
     });
     await expect(broken.validateToken(token)).rejects.toMatchObject({ code: 'ERR_NPUSER_STORE_FAILED' });
   });
