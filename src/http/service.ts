@@ -6,7 +6,7 @@ import { consoleMailer } from '../mailers/console.js';
 import { NpUser } from '../np-user.js';
 import { memoryCodeStore } from '../stores/memory.js';
 import type { CodeMessage, Mailer, RequestContext, StoreCounter, StoreEntry, ValidateTokenResult } from '../types.js';
-import { type BodyKind, type FieldRules, type FieldValues, fields, readBody } from './body.js';
+import { type FieldValues, fields, readBody } from './body.js';
 import { type ProblemLocale, negotiateLocale, newRequestId, problemOf, problemResponse } from './problem.js';
 import {
   type ResolvedApp,
@@ -71,6 +71,9 @@ interface App {
   /** The JWKS answer's body and ETag, or `undefined` for an HS256 app. */
   readonly jwks: { readonly body: string; readonly etag: string } | undefined;
 }
+
+/** A route's body fields, checked against its rules. */
+type Fields = Readonly<Record<string, string | number | undefined>>;
 
 interface Caller {
   readonly app: App;
@@ -216,8 +219,8 @@ export function createService(config: ServiceConfig): Service {
     });
   }
 
-  /** The caller: its API key checked, then its quota counted. */
-  async function authenticate(exchange: Exchange): Promise<Caller> {
+  /** The caller, from its API key: no store, no mailer, nothing but the configuration. */
+  function authenticate(exchange: Exchange): Caller {
     const { headers } = exchange.request;
     // A browser never gets here with a key it should not hold; refuse before looking at one.
     if (headers.has('origin') || headers.has('sec-fetch-site')) problem('ERR_NPUSER_FORBIDDEN');
@@ -231,18 +234,17 @@ export function createService(config: ServiceConfig): Service {
     if (entry.notAfterMs !== undefined && now() >= entry.notAfterMs) problem('ERR_NPUSER_UNAUTHENTICATED');
     const caller = { app: entry.app, keyId: entry.id };
     exchange.caller = caller;
+    return caller;
+  }
 
-    const tag = keyedHash(entry.app.keys.storeKey, 'quota', entry.id).toString('base64url');
+  /** Count the request against its key's quota, and announce what is left. */
+  async function countQuota(exchange: Exchange, caller: Caller): Promise<void> {
+    const tag = keyedHash(caller.app.keys.storeKey, 'quota', caller.keyId).toString('base64url');
     const counter = await guarded.increment(`{${tag}}:quota`, windowSeconds * 1000);
     const resetSeconds = Math.max(1, Math.ceil(counter.ttlMs / 1000));
     exchange.headers['ratelimit-policy'] = `"key";q=${quotaRequests};w=${windowSeconds}`;
     exchange.headers.ratelimit = `"key";r=${Math.max(0, quotaRequests - counter.count)};t=${resetSeconds}`;
     if (counter.count > quotaRequests) throw new NpUserError('ERR_NPUSER_RATE_LIMITED', { retryAfterSeconds: resetSeconds });
-    return caller;
-  }
-
-  async function body<R extends FieldRules>(exchange: Exchange, rules: R, kind: BodyKind = 'json'): Promise<FieldValues<R>> {
-    return fields(await readBody(exchange.request, [kind]), rules);
   }
 
   /** The context of a request, refused as a bad request (not a server error) when malformed. */
@@ -275,8 +277,8 @@ export function createService(config: ServiceConfig): Service {
     }
   }
 
-  async function requestCode(exchange: Exchange, caller: Caller): Promise<Response> {
-    const f = await body(exchange, BODY_FIELDS.requestCode);
+  async function requestCode(exchange: Exchange, caller: Caller, body: Fields): Promise<Response> {
+    const f = body as FieldValues<typeof BODY_FIELDS.requestCode>;
     const context = contextOf(f.clientKey, f.locale);
     const idempotencyKey = exchange.request.headers.get('idempotency-key');
     if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) problem('ERR_NPUSER_BAD_REQUEST');
@@ -336,15 +338,15 @@ export function createService(config: ServiceConfig): Service {
     }
   }
 
-  async function verifyCode(exchange: Exchange, caller: Caller): Promise<Response> {
-    const f = await body(exchange, BODY_FIELDS.verifyCode);
+  async function verifyCode(exchange: Exchange, caller: Caller, body: Fields): Promise<Response> {
+    const f = body as FieldValues<typeof BODY_FIELDS.verifyCode>;
     const context = contextOf(f.clientKey, undefined);
     const result = await caller.app.np.verifyCode(f.email as string, f.code as string, context);
     return answer(exchange, 200, { token: result.token, subject: result.subject, email: result.email, expiresAt: result.expiresAt.toISOString() });
   }
 
-  async function validateToken(exchange: Exchange, caller: Caller): Promise<Response> {
-    const f = await body(exchange, BODY_FIELDS.validateToken);
+  async function validateToken(exchange: Exchange, caller: Caller, body: Fields): Promise<Response> {
+    const f = body as FieldValues<typeof BODY_FIELDS.validateToken>;
     const result = await check(caller.app, f.token as string, f.maxTokenAgeSeconds);
     if (typeof result === 'string') return answer(exchange, 200, { active: false, reason: result });
     return answer(exchange, 200, {
@@ -358,8 +360,8 @@ export function createService(config: ServiceConfig): Service {
     });
   }
 
-  async function revokeToken(exchange: Exchange, caller: Caller): Promise<Response> {
-    const f = await body(exchange, BODY_FIELDS.revokeToken);
+  async function revokeToken(exchange: Exchange, caller: Caller, body: Fields): Promise<Response> {
+    const f = body as FieldValues<typeof BODY_FIELDS.revokeToken>;
     try {
       await caller.app.np.revokeToken(f.token as string);
     } catch (err) {
@@ -369,8 +371,8 @@ export function createService(config: ServiceConfig): Service {
     return answer(exchange, 204, undefined);
   }
 
-  async function introspect(exchange: Exchange, caller: Caller): Promise<Response> {
-    const f = await body(exchange, BODY_FIELDS.introspect, 'form');
+  async function introspect(exchange: Exchange, caller: Caller, body: Fields): Promise<Response> {
+    const f = body as FieldValues<typeof BODY_FIELDS.introspect>;
     const result = await check(caller.app, f.token as string);
     if (typeof result === 'string') return answer(exchange, 200, { active: false });
     const { claims } = result;
@@ -408,7 +410,7 @@ export function createService(config: ServiceConfig): Service {
     return answer(exchange, 200, { status: 'ready' });
   }
 
-  const operations: Readonly<Record<ServiceOperation, (exchange: Exchange, caller: Caller) => Promise<Response> | Response>> = {
+  const operations: Readonly<Record<ServiceOperation, (exchange: Exchange, caller: Caller, body: Fields) => Promise<Response> | Response>> = {
     requestCode,
     verifyCode,
     validateToken,
@@ -444,8 +446,13 @@ export function createService(config: ServiceConfig): Service {
     if (draining && route.operation !== 'healthz' && route.operation !== 'readyz') {
       throw new NpUserError('ERR_NPUSER_UNAVAILABLE', { retryAfterSeconds: UNAVAILABLE_RETRY_SECONDS });
     }
-    const caller = route.auth ? await authenticate(exchange) : (undefined as unknown as Caller);
-    return operations[route.operation](exchange, caller);
+    if (!route.auth) return operations[route.operation](exchange, undefined as unknown as Caller, {});
+    // Caller, then body, then quota: a request refused for its key or its
+    // body has touched neither the store nor the mailer.
+    const caller = authenticate(exchange);
+    const body = route.body === undefined ? {} : fields(await readBody(exchange.request, [route.body.kind]), route.body.fields);
+    await countQuota(exchange, caller);
+    return operations[route.operation](exchange, caller, body);
   }
 
   async function handle(request: Request): Promise<Response> {
@@ -472,7 +479,8 @@ export function createService(config: ServiceConfig): Service {
     const log = resolved.onAccess;
     if (log !== undefined) {
       const entry: ServiceAccessLogEntry = {
-        ts: new Date(now()).toISOString(),
+        // The wall clock: a log line says when it was written, whatever clock the sign-ins run on.
+        ts: new Date().toISOString(),
         requestId: exchange.requestId,
         method: request.method,
         route: exchange.route?.path ?? null,
