@@ -36,7 +36,7 @@ export interface ServiceRoute {
   /** Takes an `Idempotency-Key` header. */
   readonly idempotent?: boolean;
   readonly success: { readonly status: 200 | 204; readonly description: string; readonly schema?: JsonSchema; readonly contentType?: string };
-  /** Every error code this route can answer (besides the ones every route can: see {@link COMMON_ERRORS}). */
+  /** Every error code this route can answer besides those of {@link AUTH_ERRORS}. */
   readonly errors: readonly NpUserErrorCode[];
 }
 
@@ -50,10 +50,8 @@ export const AUTH_ERRORS: readonly NpUserErrorCode[] = [
   'ERR_NPUSER_RATE_LIMITED',
   'ERR_NPUSER_STORE_FAILED',
   'ERR_NPUSER_UNAVAILABLE',
+  'ERR_NPUSER_INTERNAL',
 ];
-
-/** Codes any route can answer. @internal */
-export const COMMON_ERRORS: readonly NpUserErrorCode[] = ['ERR_NPUSER_INTERNAL'];
 
 const EMAIL = { type: 'string', maxLength: 512 } as const;
 const CLIENT_KEY = { type: 'string', optional: true, maxLength: 512 } as const;
@@ -282,7 +280,7 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
         },
       },
     },
-    errors: ['ERR_NPUSER_NOT_FOUND'],
+    errors: ['ERR_NPUSER_NOT_FOUND', 'ERR_NPUSER_UNAVAILABLE'],
   },
   {
     operation: 'healthz',
@@ -312,13 +310,13 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
     description: 'The OpenAPI 3.1 description of the service, generated from the route table the handler serves.',
     auth: false,
     success: { status: 200, description: 'OpenAPI 3.1.', schema: { type: 'object' } },
-    errors: [],
+    errors: ['ERR_NPUSER_UNAVAILABLE'],
   },
 ];
 
 /** Every code a route can answer, in the order of the table's groups. @internal */
 export function routeErrors(route: ServiceRoute): NpUserErrorCode[] {
-  return [...new Set([...(route.auth ? AUTH_ERRORS : []), ...route.errors, ...COMMON_ERRORS])];
+  return [...new Set([...(route.auth ? AUTH_ERRORS : []), ...route.errors])];
 }
 
 /** A route's path template as a regular expression; `{appId}` captures an app id. @internal */
