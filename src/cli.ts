@@ -75,4 +75,7 @@ function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const args = process.argv.slice(2);
+// `npuser serve` and `npuser keys create` (src/serve/), loaded only for them.
+if (args[0] === 'serve' || (args[0] === 'keys' && args[1] === 'create')) void import('./serve/cli.js').then((m) => m.runServeCommand(args));
+else process.exitCode = main(args);
