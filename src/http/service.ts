@@ -78,6 +78,8 @@ type Fields = Readonly<Record<string, string | number | undefined>>;
 interface Caller {
   readonly app: App;
   readonly keyId: string;
+  /** The store key of its quota counter. */
+  readonly quotaKey: string;
 }
 
 /** What a route's work needs, and what it tells the access log. */
@@ -193,11 +195,14 @@ export function createService(config: ServiceConfig): Service {
   const store = resolved.store ?? memoryCodeStore({ now: resolved.now });
   const guarded = new GuardedStore(store, resolved.storeTimeoutMs ?? 5000);
   const apps = new Map<string, App>();
-  const keys = new Map<string, { readonly app: App; readonly id: string; readonly digest: Buffer; readonly notAfterMs: number | undefined }>();
+  const keys = new Map<string, { readonly app: App; readonly id: string; readonly digest: Buffer; readonly notAfterMs: number | undefined; readonly quotaKey: string }>();
   for (const app of resolved.apps) {
     const built = buildApp(app, resolved, store);
     apps.set(app.id, built);
-    for (const key of app.apiKeys) keys.set(key.digest.toString('hex'), { app: built, ...key });
+    for (const key of app.apiKeys) {
+      const quotaKey = `{${keyedHash(built.keys.storeKey, 'quota', key.id).toString('base64url')}}:quota`;
+      keys.set(key.digest.toString('hex'), { app: built, ...key, quotaKey });
+    }
   }
   const { requests: quotaRequests, windowSeconds } = resolved.quota;
   const openapiBody = JSON.stringify(serviceOpenApi({ version: '1', quota: resolved.quota }));
@@ -232,15 +237,14 @@ export function createService(config: ServiceConfig): Service {
     const entry = keys.get(digest.toString('hex'));
     if (entry === undefined || !sameDigest(digest, entry.digest) || entry.app.config.mode !== mode) problem('ERR_NPUSER_UNAUTHENTICATED');
     if (entry.notAfterMs !== undefined && now() >= entry.notAfterMs) problem('ERR_NPUSER_UNAUTHENTICATED');
-    const caller = { app: entry.app, keyId: entry.id };
+    const caller = { app: entry.app, keyId: entry.id, quotaKey: entry.quotaKey };
     exchange.caller = caller;
     return caller;
   }
 
   /** Count the request against its key's quota, and announce what is left. */
   async function countQuota(exchange: Exchange, caller: Caller): Promise<void> {
-    const tag = keyedHash(caller.app.keys.storeKey, 'quota', caller.keyId).toString('base64url');
-    const counter = await guarded.increment(`{${tag}}:quota`, windowSeconds * 1000);
+    const counter = await guarded.increment(caller.quotaKey, windowSeconds * 1000);
     const resetSeconds = Math.max(1, Math.ceil(counter.ttlMs / 1000));
     exchange.headers['ratelimit-policy'] = `"key";q=${quotaRequests};w=${windowSeconds}`;
     exchange.headers.ratelimit = `"key";r=${Math.max(0, quotaRequests - counter.count)};t=${resetSeconds}`;
