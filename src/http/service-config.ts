@@ -90,9 +90,13 @@ export interface ServiceAppConfig {
  * ```
  */
 export interface ServiceAppInfo {
+  /** The app's id. */
   readonly id: string;
+  /** The app's name, as in its messages. */
   readonly name: string;
+  /** The app's `from`, when configured. */
   readonly from: string | undefined;
+  /** Always `live`: test apps send no mail. */
   readonly mode: 'live' | 'test';
 }
 
@@ -111,9 +115,11 @@ export interface ServiceAccessLogEntry {
   readonly ts: string;
   /** As in the `X-Request-Id` header. */
   readonly requestId: string;
+  /** The request's method. */
   readonly method: string;
   /** The route's template (`/v1/apps/{appId}/jwks.json`), or `null` for an unknown path. */
   readonly route: string | null;
+  /** The answer's status. */
   readonly status: number;
   /** How long the answer took, in milliseconds. */
   readonly ms: number;
