@@ -22,18 +22,20 @@ const shared = {
 export default defineConfig([
   {
     ...shared,
-    entry,
-    format: ['esm', 'cjs'],
-    dts: true,
-    // Shared chunks keep one copy of NpUserError across entry points in each format.
+    // The `npuser` command (bin/npuser.js loads dist/cli.js) is built with the ES modules,
+    // so `npuser serve`, which cli.js imports only when it runs, shares their chunks.
+    entry: { ...entry, cli: 'src/cli.ts' },
+    format: ['esm'],
+    dts: { entry },
+    // Shared chunks keep one copy of NpUserError across entry points.
     splitting: true,
     clean: true,
   },
   {
-    // The `npuser` command (package.json "bin"): ESM only, not an import path.
     ...shared,
-    entry: { cli: 'src/cli.ts' },
-    format: ['esm'],
-    banner: { js: '#!/usr/bin/env node' },
+    entry,
+    format: ['cjs'],
+    dts: { entry },
+    splitting: true,
   },
 ]);

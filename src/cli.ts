@@ -2,6 +2,8 @@
  * The `npuser` command.
  *
  * ```sh
+ * npx npuser serve --config npuser.json # the service: many apps, an API key each
+ * npx npuser keys create --app blog     # a new API key for the app "blog", shown once
  * npx npuser keys generate              # an Ed25519 (EdDSA) signing key as JWK
  * npx npuser keys generate --alg ES256  # a P-256 key instead
  * npx npuser help keys generate         # what a command does and its options
@@ -68,7 +70,7 @@ interface Command<O extends OptionSpecs = OptionSpecs> {
    * Runs the command; resolves with the exit code. A `TypeError` is the user's
    * mistake (exit code 2, with the usage); anything else is a failure (exit code 1).
    */
-  run(values: ValuesOf<O>, operands: readonly string[], out: Output): number;
+  run(values: ValuesOf<O>, operands: readonly string[], out: Output): number | Promise<number>;
 }
 
 /** The help option every command and group has. */
@@ -118,6 +120,54 @@ const keysGenerate = command({
   },
 });
 
+// The service's commands load src/serve/ (and through it the HTTP layer) only when they run.
+const keysCreate = command({
+  path: ['keys', 'create'],
+  summary: 'print a new API key for an app of the service, once',
+  description: `Prints a new API key for the app, once, and the "apiKeys" entry to paste in
+the service's configuration (it holds only the key's SHA-256).`,
+  epilogue: 'With --test the key is npu_test_…, for an app whose "mode" is "test".',
+  options: {
+    app: { type: 'string', value: '<id>', description: "the app's id in the configuration (required)" },
+    test: { type: 'boolean', description: 'a key for a test-mode app' },
+    id: { type: 'string', value: '<key id>', description: 'the entry\'s id (default: k-<random>)' },
+    'not-after': { type: 'string', value: '<date-time>', description: 'when the key stops working, e.g. 2027-06-01T00:00:00Z' },
+    json: { type: 'boolean', description: 'print one line of JSON instead' },
+  },
+  async run(values, _operands, out) {
+    const { keysCreate: create } = await import('./serve/cli.js');
+    return create(values, (text) => {
+      out.stdout(text);
+    });
+  },
+});
+
+const serveCommand = command({
+  path: ['serve'],
+  summary: 'run the npuser service: many apps, an API key each',
+  description: `Runs the npuser service over HTTP (see docs/service.md).
+Configuration: --config FILE, else NPUSER_CONFIG (a path, or the JSON itself),
+else one app from the environment: NPUSER_SECRET, NPUSER_API_KEYS (SHA-256 of
+each key, comma-separated), and optionally NPUSER_APP_ID, NPUSER_APP_NAME,
+NPUSER_FROM, NPUSER_MODE (live|test).`,
+  epilogue: 'Overrides: REDIS_URL, SMTP_URL, PORT (default 8080), HOST (default 127.0.0.1). SIGTERM drains and exits 0.',
+  options: {
+    config: { type: 'string', short: 'c', value: '<file>', description: 'the JSON configuration' },
+  },
+  async run({ config }, _operands, out) {
+    const { serve } = await import('./serve/cli.js');
+    return serve(
+      config,
+      (text) => {
+        out.stdout(text);
+      },
+      (text) => {
+        out.stderr(text);
+      },
+    );
+  },
+});
+
 const helpCommand = command({
   path: ['help'],
   summary: 'print the help of a command',
@@ -133,7 +183,7 @@ const helpCommand = command({
 });
 
 /** Every command, in the order help lists them. */
-const COMMANDS: readonly Command[] = [keysGenerate, helpCommand];
+const COMMANDS: readonly Command[] = [serveCommand, keysCreate, keysGenerate, helpCommand];
 
 /** Where some words lead: a command (with the words left over), a group of commands, or nowhere. */
 type Resolved =
@@ -271,7 +321,7 @@ function runGroup(group: readonly string[], args: readonly string[], out: Output
     : misuse(out, `'${group.join(' ')}' needs a command`, group);
 }
 
-function runCommand(cmd: Command, args: readonly string[], out: Output): number {
+async function runCommand(cmd: Command, args: readonly string[], out: Output): Promise<number> {
   let parsed;
   try {
     parsed = parse(args, cmd.options);
@@ -286,7 +336,7 @@ function runCommand(cmd: Command, args: readonly string[], out: Output): number 
   const [extra] = parsed.positionals;
   if (cmd.operands === undefined && extra !== undefined) return misuse(out, `unexpected argument '${extra}'`, cmd);
   try {
-    return cmd.run(parsed.values, parsed.positionals, out);
+    return await cmd.run(parsed.values, parsed.positionals, out);
   } catch (err) {
     if (err instanceof TypeError) return misuse(out, err.message, cmd);
     out.stderr(`npuser: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -295,7 +345,7 @@ function runCommand(cmd: Command, args: readonly string[], out: Output): number 
 }
 
 /** Runs `npuser <argv>`; resolves with the exit code: 0, 1 when it failed, 2 when it was misused. */
-function main(argv: readonly string[], out: Output): number {
+async function main(argv: readonly string[], out: Output): Promise<number> {
   // The words before the first option name the command; `--` ends them too.
   const end = argv.findIndex((arg) => arg.startsWith('-'));
   const words = end === -1 ? argv : argv.slice(0, end);
@@ -311,7 +361,7 @@ function main(argv: readonly string[], out: Output): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2), {
+process.exitCode = await main(process.argv.slice(2), {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
 });

@@ -13,4 +13,5 @@ export const ENTRY_POINTS = {
   './mailers/nodemailer': 'src/mailers/nodemailer.ts',
   './stores/redis': 'src/stores/redis.ts',
   './http': 'src/http/index.ts',
+  './client': 'src/client/index.ts',
 } as const;

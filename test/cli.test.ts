@@ -73,7 +73,7 @@ describe('npuser: help and version', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout).toMatch(/^Usage: npuser <command> \[options\]\n/);
-    expect(listedCommands(stdout)).toEqual(['keys generate', 'help']);
+    expect(listedCommands(stdout)).toEqual(['serve', 'keys create', 'keys generate', 'help']);
     expect(stdout).toContain('-v, --version');
   });
 
@@ -110,7 +110,7 @@ describe('npuser: help and version', () => {
     const [flag, word] = await Promise.all([npuser('keys', '--help'), npuser('help', 'keys')]);
     expect(flag.code).toBe(0);
     expect(flag.stdout).toMatch(/^Usage: npuser keys <command> \[options\]\n/);
-    expect(listedCommands(flag.stdout)).toEqual(['keys generate']);
+    expect(listedCommands(flag.stdout)).toEqual(['keys create', 'keys generate']);
     expect(word).toEqual(flag);
   });
 });

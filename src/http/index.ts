@@ -18,3 +18,13 @@ export type { ProblemDetails } from './problem.js';
 // The sign-in routes.
 
 // The service.
+export { createService } from './service.js';
+export type { Service } from './service.js';
+export type {
+  ServiceAccessLogEntry,
+  ServiceApiKey,
+  ServiceAppConfig,
+  ServiceAppInfo,
+  ServiceConfig,
+  ServiceQuota,
+} from './service-config.js';

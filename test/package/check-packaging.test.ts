@@ -36,6 +36,7 @@ async function packageCopy(edit: (m: Manifest) => Manifest = (m) => m): Promise<
   const dir = await mkdtemp(join(tmpdir(), 'npuser-check-copy-'));
   copies.push(dir);
   await cp(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  await cp(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   for (const file of ['README.md', 'LICENSE']) await cp(join(ROOT, file), join(dir, file));
   await writeFile(join(dir, 'package.json'), `${JSON.stringify(edit(manifest), null, 2)}\n`);
   await writeFile(join(dir, tarballName), USERS_TARBALL);
@@ -76,7 +77,7 @@ describe('npm run check:packaging', () => {
     expect(output).toContain('All good!'); // publint
     expect(output).toMatch(/"npuser\/testing"[\s\S]*node16 \(from ESM\): 🟢/); // attw, per entry point
     expect(await readFile(join(dir, tarballName), 'utf8')).toBe(USERS_TARBALL);
-    expect((await readdir(dir)).sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json', tarballName].sort());
+    expect((await readdir(dir)).sort()).toEqual(['LICENSE', 'README.md', 'bin', 'dist', 'package.json', tarballName].sort());
   }, 120_000);
 
   it('fails on a broken package, and still leaves the tarball untouched', async () => {

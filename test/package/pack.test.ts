@@ -16,7 +16,8 @@ const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
 const SECRET = 'pack test secret, at least 32 bytes long!!';
 
 /** What the tarball may hold besides dist/ (npm adds these when they exist). */
-const ALLOWED_TOP_LEVEL = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']);
+// bin/npuser.js: the command's two-line launcher for dist/cli.js.
+const ALLOWED_TOP_LEVEL = new Set(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'bin/npuser.js']);
 
 /**
  * What the unpacked package may weigh. Without source maps it is about 390 kB; the maps
@@ -111,7 +112,7 @@ const FLOW = `
 `;
 
 describe('npm pack', () => {
-  it('ships only dist/ and the package documents', () => {
+  it('ships only dist/, the command launcher and the package documents', () => {
     const paths = packed.files.map((f) => f.path);
     const stray = paths.filter((p) => !p.startsWith('dist/') && !ALLOWED_TOP_LEVEL.has(p));
     expect(stray, 'files outside dist/ in the tarball').toEqual([]);
