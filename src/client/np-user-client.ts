@@ -51,7 +51,7 @@ export interface NpUserClientOptions {
  * @example
  * ```ts
  * import type { ClientRequestCodeResult } from 'npuser/client';
- * const { email, code }: ClientRequestCodeResult = await client.requestCode('ada@example.com');
+ * const { email, code }: ClientRequestCodeResult = await auth.requestCode('ada@example.com');
  * ```
  */
 export interface ClientRequestCodeResult extends RequestCodeResult {
@@ -239,7 +239,7 @@ export class NpUserClient implements NpUserApi {
    *
    * @example
    * ```ts
-   * const { email, expiresAt } = await client.requestCode('ada@example.com', { clientKey: req.ip, locale: 'fr' });
+   * const { email, expiresAt } = await auth.requestCode('ada@example.com', { clientKey: req.ip, locale: 'fr' });
    * ```
    */
   async requestCode(email: string, context?: RequestContext): Promise<ClientRequestCodeResult> {
@@ -266,7 +266,7 @@ export class NpUserClient implements NpUserApi {
    *
    * @example
    * ```ts
-   * const { token, subject, expiresAt } = await client.verifyCode(form.email, form.code, { clientKey: req.ip });
+   * const { token, subject, expiresAt } = await auth.verifyCode(form.email, form.code, { clientKey: req.ip });
    * ```
    */
   async verifyCode(email: string, code: string, context?: RequestContext): Promise<VerifyCodeResult> {
@@ -292,7 +292,7 @@ export class NpUserClient implements NpUserApi {
    *
    * @example
    * ```ts
-   * const { subject } = await client.validateToken(cookies.session, { maxTokenAgeSeconds: 300 });
+   * const { subject } = await auth.validateToken(token, { maxTokenAgeSeconds: 300 });
    * ```
    */
   async validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResult> {
@@ -339,7 +339,7 @@ export class NpUserClient implements NpUserApi {
    *
    * @example
    * ```ts
-   * await client.revokeToken(cookies.session);
+   * await auth.revokeToken(token);
    * ```
    */
   async revokeToken(token: string): Promise<void> {

@@ -27,8 +27,10 @@ import { BODY_FIELDS, type ServiceOperation, type ServiceRoute, SERVICE_ROUTES, 
  *
  * @example
  * ```ts
+ * import { consoleMailer } from 'npuser';
  * import { createService } from 'npuser/http';
- * const service = createService({ apps: [blog], store, mailer });
+ * const blog = { id: 'blog', secret: process.env.BLOG_SECRET!, apiKeys: [{ id: 'k1', sha256: process.env.BLOG_KEY_SHA256! }] };
+ * const service = createService({ apps: [blog], store, mailer: () => consoleMailer() });
  * const response = await service(new Request('http://npuser.internal/healthz'));
  * process.on('SIGTERM', () => service.drain()); // readyz answers 503 from now on
  * ```

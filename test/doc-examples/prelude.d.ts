@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Transporter } from 'nodemailer';
+import type { NpUserClient } from 'npuser/client';
 import type { CodeMessage, CodeStore, Mailer, NpUser, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from 'npuser';
 
 /** A request after body and cookie parsing, as Express types it. */
@@ -52,6 +53,12 @@ declare global {
 
   /** The app's NpUser instance. */
   const np: NpUser;
+  /** The app's client of the npuser service (`npuser/client`). */
+  const auth: NpUserClient;
+  /** The CodeStore the app configured. */
+  const store: CodeStore;
+  /** Bun's server, for the examples that mount a handler on Bun. */
+  const Bun: { serve(options: { fetch: (request: Request) => Response | Promise<Response> }): unknown };
   /** The address the user typed. */
   const email: string;
   /** The code the user typed. */
