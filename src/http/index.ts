@@ -16,5 +16,18 @@
 export type { ProblemDetails } from './problem.js';
 
 // The sign-in routes.
+export { createSignInHandler } from './sign-in.js';
+export type {
+  PageStateSource,
+  SessionSource,
+  SignInBackend,
+  SignInHandler,
+  SignInHandlerOptions,
+  SignInPageState,
+  SignInSession,
+} from './sign-in.js';
+export type { SignInConnection } from './client-address.js';
+export { toNodeHandler } from './node.js';
+export type { NodeFetchHandler, NodeHandler } from './node.js';
 
 // The service.
