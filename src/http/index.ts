@@ -29,5 +29,7 @@ export type {
 export type { SignInConnection } from './client-address.js';
 export { toNodeHandler } from './node.js';
 export type { NodeFetchHandler, NodeHandler } from './node.js';
+export { fastifySignIn } from './fastify.js';
+export type { FastifySignInOptions } from './fastify.js';
 
 // The service.

@@ -96,12 +96,15 @@ export function toNodeHandler(fetch: NodeFetchHandler): NodeHandler {
 }
 
 /**
- * The web `Request` for a Node.js request: its URL, headers and body, or a
- * body some middleware has already parsed into `req.body`.
+ * The web `Request` for a Node.js request: its URL, headers and body. With
+ * `read`, a framework has read the body already: `read.body` is what its
+ * parser made of it (`undefined`: there was none) and `read.url` the URL it
+ * routed. Without it, a body some middleware parsed into `req.body` is used,
+ * or else the stream.
  * @internal
  */
-export function nodeRequest(req: IncomingMessage, parsed?: { readonly url?: string; readonly body?: unknown }): Request {
-  const path = parsed?.url ?? (req as { originalUrl?: unknown }).originalUrl ?? req.url ?? '/';
+export function nodeRequest(req: IncomingMessage, read?: { readonly url: string; readonly body: unknown }): Request {
+  const path = read?.url ?? (req as { originalUrl?: unknown }).originalUrl ?? req.url ?? '/';
   const scheme = (req.socket as { encrypted?: unknown }).encrypted === true ? 'https' : 'http';
   const host = req.headers.host ?? 'localhost';
   if (typeof path !== 'string' || !path.startsWith('/')) throw new NpUserError('ERR_NPUSER_BAD_REQUEST');
@@ -125,12 +128,12 @@ export function nodeRequest(req: IncomingMessage, parsed?: { readonly url?: stri
   const method = req.method ?? 'GET';
   if (method === 'GET' || method === 'HEAD') return new Request(url, { method, headers });
 
-  const already = parsed !== undefined && 'body' in parsed ? parsed.body : (req as { body?: unknown }).body;
-  if (already !== undefined) {
+  const parsed = read === undefined ? (req as { body?: unknown }).body : read.body;
+  if (parsed !== undefined || read !== undefined) {
     // The stream is gone: the body goes on as the parser left it, re-encoded, with its own length.
     headers.delete('content-length');
     headers.delete('transfer-encoding');
-    return new Request(url, { method, headers, body: encodeParsed(already, headers.get('content-type')) });
+    return new Request(url, { method, headers, ...(parsed === undefined ? {} : { body: encodeParsed(parsed, headers.get('content-type')) }) });
   }
   return new Request(url, { method, headers, body: streamOf(req), duplex: 'half' } as RequestInit);
 }
