@@ -172,7 +172,7 @@ export type SessionSource = Request | HeaderSource | { readonly headers: HeaderS
  * const source: PageStateSource = { url: req.url, headers: req.headers };
  * ```
  */
-export type PageStateSource = Request | { readonly url: string; readonly headers: HeaderSource };
+export type PageStateSource = Request | { readonly url?: string | undefined; readonly headers: HeaderSource };
 
 /**
  * The sign-in routes, made by {@link createSignInHandler}.
@@ -338,7 +338,8 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
   const failure = (x: Exchange, err: NpUserError, cookies: readonly string[] = []): Response => {
     if (!x.form) return problem(x, err.code, { retryAfterSeconds: err.retryAfterSeconds, cookies });
     const params: Record<string, string> = { npuser: 'error', code: err.code };
-    if (err.retryAfterSeconds !== undefined) params.retryAt = String(Math.ceil(now() / 1000) + err.retryAfterSeconds);
+    // An absolute second, so a reload shows the wait that is left.
+    if (err.retryAfterSeconds !== undefined) params.retryAt = String(Math.floor(now() / 1000 + err.retryAfterSeconds));
     return redirect(x, pageUrl(params), cookies);
   };
 
@@ -547,7 +548,7 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
     const locale = negotiateLocale(headers.get('accept-language'));
     let params: URLSearchParams;
     try {
-      params = new URL(source.url, 'http://page.invalid').searchParams;
+      params = new URL(source.url ?? '/', 'http://page.invalid').searchParams;
     } catch {
       params = new URLSearchParams();
     }
@@ -557,7 +558,7 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
     let error: SignInPageState['error'];
     if (what === 'error' && isErrorCode(code)) {
       const retryAt = params.get('retryAt');
-      const retryAfterSeconds = retryAt !== null && /^[0-9]{1,12}$/.test(retryAt) ? Math.max(0, Number(retryAt) - Math.floor(now() / 1000)) : undefined;
+      const retryAfterSeconds = retryAt !== null && /^[0-9]{1,12}$/.test(retryAt) ? Math.max(0, Math.ceil(Number(retryAt) - now() / 1000)) : undefined;
       error = { code, title: problemTitle(code, locale), retryAfterSeconds };
     }
     return {
