@@ -194,11 +194,11 @@ export function createDemoApp({
     const error = state.error && describeError(state.error.code, state.error.retryAfterSeconds, state.step);
     const notice = ended ? 'Your session has ended. Sign in again.' : noticeFor(state.notice);
     const page =
-      state.step === 'code' && state.email !== undefined
+      state.step === 'code'
         ? codePage({
             email: state.email,
-            expiresInSeconds: state.codeExpiresAt && secondsUntil(state.codeExpiresAt),
-            resendInSeconds: state.codeSentAt ? resendCooldownSeconds - (now() - state.codeSentAt.getTime()) / 1000 : 0,
+            expiresInSeconds: secondsUntil(state.codeExpiresAt),
+            resendInSeconds: resendCooldownSeconds - (now() - state.codeSentAt.getTime()) / 1000,
             delivery,
             mailbox: mailbox !== undefined,
             error,

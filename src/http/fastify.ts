@@ -109,5 +109,6 @@ async function send(reply: FastifyReply, response: Response): Promise<void> {
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) reply.header('set-cookie', cookies);
-  await reply.send(Buffer.from(body));
+  // No body (a 303): nothing to send, and no content type made up for it.
+  await (body.byteLength === 0 ? reply.send() : reply.send(Buffer.from(body)));
 }

@@ -23,6 +23,7 @@ export type {
   SignInBackend,
   SignInHandler,
   SignInHandlerOptions,
+  SignInPageCommon,
   SignInPageState,
   SignInSession,
 } from './sign-in.js';

@@ -2,7 +2,7 @@ import { NP_USER_ERROR_CODES, NpUserError, type NpUserErrorCode, isNpUserError }
 import { booleanOption, functionOption, optionError, optionsObject } from '../lib/checks.js';
 import type { NpUserApi, RefreshTokenResult, TokenClaims } from '../types.js';
 import { fields, readBody } from './body.js';
-import { type SignInConnection, clientKeyOf, connectionAddress, forwardedAddress } from './client-address.js';
+import { clientKeyOf, connectionAddress, forwardedAddress } from './client-address.js';
 import { COOKIE_NAME, clearCookie, readCookie, setCookie } from './cookies.js';
 import { type ProblemLocale, negotiateLocale, newRequestId, problemResponse, problemTitle } from './problem.js';
 
@@ -119,24 +119,41 @@ export interface SignInSession {
 
 /**
  * What a sign-in page shows, as {@link SignInHandler.getPageState} reads it
- * from the query a form post came back with and the pending sign-in's cookie.
+ * from the query a form post came back with and the pending sign-in's cookie:
+ * at step `email`, ask for an address; at step `code`, a code was sent to
+ * `email`, ask for it.
  *
  * @example
  * ```ts
  * import type { SignInPageState } from 'npuser/http';
  * const state: SignInPageState = signIn.getPageState(request);
- * const html = state.step === 'code' ? codeForm(state.email) : emailForm();
+ * const html = state.step === 'code' ? `Code sent to ${escape(state.email)}` : 'Your address:';
  * ```
  */
-export interface SignInPageState {
-  /** `email`: ask for an address. `code`: a code was sent to `email`; ask for it. */
-  readonly step: 'email' | 'code';
-  /** The canonical address the pending code was sent to. */
-  readonly email: string | undefined;
-  /** When the pending code was sent (for a resend cooldown). */
-  readonly codeSentAt: Date | undefined;
-  /** When the pending code stops working. */
-  readonly codeExpiresAt: Date | undefined;
+export type SignInPageState = SignInPageCommon &
+  (
+    | { readonly step: 'email'; readonly email: undefined; readonly codeSentAt: undefined; readonly codeExpiresAt: undefined }
+    | {
+        readonly step: 'code';
+        /** The canonical address the pending code was sent to. */
+        readonly email: string;
+        /** When the pending code was sent (for a resend cooldown). */
+        readonly codeSentAt: Date;
+        /** When the pending code stops working. */
+        readonly codeExpiresAt: Date;
+      }
+  );
+
+/**
+ * What a sign-in page shows at either step; see {@link SignInPageState}.
+ *
+ * @example
+ * ```ts
+ * import type { SignInPageCommon } from 'npuser/http';
+ * const { error, notice }: SignInPageCommon = signIn.getPageState(request);
+ * ```
+ */
+export interface SignInPageCommon {
   /** What just happened, if anything. */
   readonly notice: 'code-sent' | 'signed-out' | 'signed-out-everywhere' | undefined;
   /** What just failed, with its fixed title in `locale`; `retryAfterSeconds` counts from now. */
@@ -189,14 +206,15 @@ export interface SignInHandler {
   readonly basePath: string;
   /**
    * Answer one request to the routes: web-standard, so Bun, Deno and Hono
-   * mount it as it is. `connection` is the platform's second argument (see
-   * {@link SignInConnection}), the client's address for the per-client limits.
+   * mount it as it is. `connection` is the platform's second argument, as
+   * the platform passes it (see {@link SignInConnection} for the shapes it
+   * reads): the client's address, for the per-client limits.
    * Every `NpUserError` becomes an answer (JSON problem, or for a form a 303
    * back to the sign-in page); anything else (a `TypeError` for a handler
    * that cannot tell the client's address, an error of your `onSignIn`)
    * rejects, for your framework to report.
    */
-  readonly fetch: (request: Request, connection?: SignInConnection) => Promise<Response>;
+  readonly fetch: (request: Request, connection?: unknown) => Promise<Response>;
   /**
    * The signed-in user of a request, renewed when its token is past half
    * its life, or `null` for no, a forged, an expired, a revoked or another
@@ -512,7 +530,7 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
     '/sign-out-everywhere': signOutEverywhere,
   };
 
-  const fetch = async (request: Request, connection?: SignInConnection): Promise<Response> => {
+  const fetch = async (request: Request, connection?: unknown): Promise<Response> => {
     const url = new URL(request.url);
     const x: Exchange = {
       request,
@@ -555,21 +573,19 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
     const pending = readPending(headers.get('cookie'));
     const what = params.get('npuser');
     const code = params.get('code');
-    let error: SignInPageState['error'];
+    let error: SignInPageCommon['error'];
     if (what === 'error' && isErrorCode(code)) {
       const retryAt = params.get('retryAt');
       const retryAfterSeconds = retryAt !== null && /^[0-9]{1,12}$/.test(retryAt) ? Math.max(0, Math.ceil(Number(retryAt) - now() / 1000)) : undefined;
       error = { code, title: problemTitle(code, locale), retryAfterSeconds };
     }
-    return {
-      step: pending === undefined ? 'email' : 'code',
-      email: pending?.email,
-      codeSentAt: pending === undefined ? undefined : new Date(pending.sentAt),
-      codeExpiresAt: pending === undefined ? undefined : new Date(pending.expiresAt),
+    const common: SignInPageCommon = {
       notice: what === 'sent' ? 'code-sent' : what === 'signed-out' || what === 'signed-out-everywhere' ? what : undefined,
       error,
       locale,
     };
+    if (pending === undefined) return { ...common, step: 'email', email: undefined, codeSentAt: undefined, codeExpiresAt: undefined };
+    return { ...common, step: 'code', email: pending.email, codeSentAt: new Date(pending.sentAt), codeExpiresAt: new Date(pending.expiresAt) };
   };
 
   return Object.freeze({ basePath, fetch, getSession, getPageState });
