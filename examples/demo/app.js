@@ -167,7 +167,8 @@ export function createDemoApp({
     const headers = session?.setCookie ? { 'Set-Cookie': session.setCookie } : {};
     if (path === '/me') {
       if (session === null) {
-        redirect(res, '/', hasSessionCookie(req) ? { 'Set-Cookie': clearSessionCookie() } : {});
+        // The sign-in page clears a cookie that no longer works, and says so.
+        redirect(res, '/');
         return;
       }
       sendPage(

@@ -72,7 +72,7 @@ export function html(strings, ...values) {
 }
 
 /**
- * "42 seconds", "10 minutes", "about 2 hours": a wait or a lifetime in plain words.
+ * "42 seconds", "10 minutes", "about 2 hours", "30 days": a wait or a lifetime in plain words.
  * @param {number} seconds
  * @returns {string}
  */
@@ -82,7 +82,8 @@ export function humanDuration(seconds) {
   const minutes = Math.round(s / 60);
   if (minutes < 60) return `${minutes} minute${minutes === 1 ? '' : 's'}`;
   const hours = Math.round(minutes / 60);
-  return `about ${hours} hour${hours === 1 ? '' : 's'}`;
+  if (hours < 48) return `about ${hours} hour${hours === 1 ? '' : 's'}`;
+  return `${Math.round(hours / 24)} days`;
 }
 
 /**

@@ -217,7 +217,10 @@ describe('demo app: sign-in flow', () => {
     demo.jar.set('npuser_session', 'a.b.c');
     const forged = await get(demo, '/me');
     expect(forged.status).toBe(303);
-    expect(forged.headers.get('set-cookie')).toContain('Max-Age=0');
+    expect(forged.headers.get('location')).toBe('/');
+    const home = await get(demo, '/');
+    expect(alertText(await home.text(), 'notice')).toBe('Your session has ended. Sign in again.');
+    expect(home.headers.get('set-cookie')).toContain('Max-Age=0');
   });
 
   it('refuses a token from another app sharing nothing but the cookie name', async () => {
