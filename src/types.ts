@@ -31,6 +31,87 @@ export interface StoreCounter {
 }
 
 /**
+ * One step of {@link CodeStore.transact}: the five store operations, each
+ * with an optional condition that ends the transaction after it.
+ *
+ * - `get`: the entry, or `undefined`. With `stopIfPresent`, the transaction
+ *   stops after this step when the entry exists; with `stopIfCountAtLeast`,
+ *   when the entry exists and holds a counter of at least that value (an
+ *   entry that is not a decimal counter rejects the whole transaction).
+ * - `increment`: as {@link CodeStore.increment}. With `stopIfCountAbove`,
+ *   the transaction stops after this step when the new count is above it.
+ * - `set`, `delete`, `consume`: as the methods of the same names.
+ *
+ * @example
+ * ```ts
+ * import type { StoreStep } from 'npuser';
+ * const steps: StoreStep[] = [
+ *   { op: 'get', key: '{tag}:cooldown', stopIfPresent: true },
+ *   { op: 'increment', key: '{tag}:hourly', ttlMs: 3_600_000, stopIfCountAbove: 5 },
+ *   { op: 'set', key: '{tag}:code', value: 'opaque', ttlMs: 600_000 },
+ * ];
+ * ```
+ */
+export type StoreStep =
+  | {
+      /** Read an entry. */
+      readonly op: 'get';
+      /** The store key. */
+      readonly key: string;
+      /** Stop after this step when the entry exists. */
+      readonly stopIfPresent?: boolean;
+      /** Stop after this step when the entry holds a counter of at least this value. */
+      readonly stopIfCountAtLeast?: number;
+    }
+  | {
+      /** Count one up, as {@link CodeStore.increment}. */
+      readonly op: 'increment';
+      /** The store key. */
+      readonly key: string;
+      /** The counter's lifetime when this step creates it. */
+      readonly ttlMs: number;
+      /** Stop after this step when the new count is above this value. */
+      readonly stopIfCountAbove?: number;
+    }
+  | {
+      /** Write an entry, as {@link CodeStore.set}. */
+      readonly op: 'set';
+      /** The store key. */
+      readonly key: string;
+      /** The value to store. */
+      readonly value: string;
+      /** The entry's lifetime. */
+      readonly ttlMs: number;
+    }
+  | {
+      /** Delete an entry, as {@link CodeStore.delete}. */
+      readonly op: 'delete';
+      /** The store key. */
+      readonly key: string;
+    }
+  | {
+      /** Take an entry, as {@link CodeStore.consume}. */
+      readonly op: 'consume';
+      /** The store key. */
+      readonly key: string;
+      /** Take it only if it holds exactly this value. */
+      readonly expected?: string;
+    };
+
+/**
+ * What one {@link StoreStep} produced: a `get` its entry or `undefined`, an
+ * `increment` its counter, a `consume` the value taken or `undefined`, a
+ * `set` or `delete` `undefined`.
+ *
+ * @example
+ * ```ts
+ * import type { StoreStepResult } from 'npuser';
+ * const results: StoreStepResult[] = [undefined, { count: 1, ttlMs: 3_600_000 }, undefined];
+ * ```
+ */
+export type StoreStepResult = StoreEntry | StoreCounter | string | undefined;
+
+/**
  * Where npuser keeps pending codes, attempt counters and rate-limit windows.
  *
  * npuser only ever hands a store keys and values that are keyed hashes or
@@ -68,53 +149,6 @@ export interface StoreCounter {
  * await store.consume('{tag}:code', 'newer'); // 'newer', and the entry is gone
  * ```
  */
-/**
- * One step of {@link CodeStore.transact}: the five store operations, each
- * with an optional condition that ends the transaction after it.
- *
- * - `get`: the entry, or `undefined`. With `stopIfPresent`, the transaction
- *   stops after this step when the entry exists; with `stopIfCountAtLeast`,
- *   when the entry exists and holds a counter of at least that value (an
- *   entry that is not a decimal counter rejects the whole transaction).
- * - `increment`: as {@link CodeStore.increment}. With `stopIfCountAbove`,
- *   the transaction stops after this step when the new count is above it.
- * - `set`, `delete`, `consume`: as the methods of the same names.
- *
- * @example
- * ```ts
- * import type { StoreStep } from 'npuser';
- * const steps: StoreStep[] = [
- *   { op: 'get', key: '{tag}:cooldown', stopIfPresent: true },
- *   { op: 'increment', key: '{tag}:hourly', ttlMs: 3_600_000, stopIfCountAbove: 5 },
- *   { op: 'set', key: '{tag}:code', value: 'opaque', ttlMs: 600_000 },
- * ];
- * ```
- */
-export type StoreStep =
-  | {
-      readonly op: 'get';
-      readonly key: string;
-      readonly stopIfPresent?: boolean;
-      readonly stopIfCountAtLeast?: number;
-    }
-  | { readonly op: 'increment'; readonly key: string; readonly ttlMs: number; readonly stopIfCountAbove?: number }
-  | { readonly op: 'set'; readonly key: string; readonly value: string; readonly ttlMs: number }
-  | { readonly op: 'delete'; readonly key: string }
-  | { readonly op: 'consume'; readonly key: string; readonly expected?: string };
-
-/**
- * What one {@link StoreStep} produced: a `get` its entry or `undefined`, an
- * `increment` its counter, a `consume` the value taken or `undefined`, a
- * `set` or `delete` `undefined`.
- *
- * @example
- * ```ts
- * import type { StoreStepResult } from 'npuser';
- * const results: StoreStepResult[] = [undefined, { count: 1, ttlMs: 3_600_000 }, undefined];
- * ```
- */
-export type StoreStepResult = StoreEntry | StoreCounter | string | undefined;
-
 export interface CodeStore {
   /** Store `value` under `key` for `ttlMs` milliseconds, replacing any earlier value and TTL. */
   set(key: string, value: string, ttlMs: number): Promise<void>;

@@ -89,10 +89,34 @@ function expand(hostname: string): string[] {
  * ```
  */
 export type SignInConnection =
-  | { readonly remoteAddress: string | undefined }
-  | { readonly remoteAddr: { readonly hostname: string } }
-  | { requestIP(request: Request): { readonly address: string } | null }
-  | { readonly incoming: { readonly socket: { readonly remoteAddress?: string | undefined } } };
+  | {
+      /** The client's address, as the connection (or your platform) reports it. */
+      readonly remoteAddress: string | undefined;
+    }
+  | {
+      /** Deno's `info.remoteAddr`. */
+      readonly remoteAddr: {
+        /** The client's address. */
+        readonly hostname: string;
+      };
+    }
+  | {
+      /** Bun's `server.requestIP(request)`. */
+      requestIP(request: Request): {
+        /** The client's address. */
+        readonly address: string;
+      } | null;
+    }
+  | {
+      /** The Node.js request that `@hono/node-server` keeps in `c.env`. */
+      readonly incoming: {
+        /** Its socket. */
+        readonly socket: {
+          /** The client's address. */
+          readonly remoteAddress?: string | undefined;
+        };
+      };
+    };
 
 /**
  * The connection's address from whichever {@link SignInConnection} shape

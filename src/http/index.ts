@@ -18,12 +18,14 @@ export type { ProblemDetails } from './problem.js';
 // The sign-in routes.
 export { createSignInHandler } from './sign-in.js';
 export type {
+  HeaderSource,
   PageStateSource,
   SessionSource,
   SignInBackend,
   SignInHandler,
   SignInHandlerOptions,
   SignInPageCommon,
+  SignInPageError,
   SignInPageState,
   SignInSession,
 } from './sign-in.js';

@@ -132,8 +132,18 @@ export interface SignInSession {
  */
 export type SignInPageState = SignInPageCommon &
   (
-    | { readonly step: 'email'; readonly email: undefined; readonly codeSentAt: undefined; readonly codeExpiresAt: undefined }
     | {
+        /** Ask for an address: no code is pending in this browser. */
+        readonly step: 'email';
+        /** No address yet. */
+        readonly email: undefined;
+        /** No code yet. */
+        readonly codeSentAt: undefined;
+        /** No code yet. */
+        readonly codeExpiresAt: undefined;
+      }
+    | {
+        /** Ask for the code sent to `email`. */
         readonly step: 'code';
         /** The canonical address the pending code was sent to. */
         readonly email: string;
@@ -156,14 +166,42 @@ export type SignInPageState = SignInPageCommon &
 export interface SignInPageCommon {
   /** What just happened, if anything. */
   readonly notice: 'code-sent' | 'signed-out' | 'signed-out-everywhere' | undefined;
-  /** What just failed, with its fixed title in `locale`; `retryAfterSeconds` counts from now. */
-  readonly error: { readonly code: NpUserErrorCode; readonly title: string; readonly retryAfterSeconds: number | undefined } | undefined;
+  /** What just failed, if anything. */
+  readonly error: SignInPageError | undefined;
   /** The language of `error.title`, negotiated from `Accept-Language`. */
   readonly locale: ProblemLocale;
 }
 
-/** Headers as `getSession` takes them: web `Headers`, or Node.js's `req.headers`. */
-type HeaderSource = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
+/**
+ * What failed when a form came back to the sign-in page: part of {@link SignInPageState}.
+ *
+ * @example
+ * ```ts
+ * import type { SignInPageError } from 'npuser/http';
+ * const { error } = signIn.getPageState(request);
+ * const message: string | undefined = error && (error.retryAfterSeconds ? `${error.title} (${error.retryAfterSeconds} s)` : error.title);
+ * ```
+ */
+export interface SignInPageError {
+  /** The stable `ERR_NPUSER_*` code, to choose your own words by. */
+  readonly code: NpUserErrorCode;
+  /** The code's fixed title, in the page state's `locale`: safe to show as it is. */
+  readonly title: string;
+  /** Seconds left before a retry can succeed, counted from now, when the code has a wait. */
+  readonly retryAfterSeconds: number | undefined;
+}
+
+/**
+ * Headers as `getSession` and `getPageState` take them: web `Headers`, or
+ * Node.js's (and Express's, and Fastify's) `req.headers`.
+ *
+ * @example
+ * ```ts
+ * import type { HeaderSource } from 'npuser/http';
+ * const headers: HeaderSource = { cookie: 'npuser_session=…', host: 'app.example' };
+ * ```
+ */
+export type HeaderSource = Headers | Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /**
  * What {@link SignInHandler.getSession} reads the cookie from: a `Request`,
@@ -176,7 +214,13 @@ type HeaderSource = Headers | Readonly<Record<string, string | readonly string[]
  * const source: SessionSource = req.headers; // or the Request, or req itself
  * ```
  */
-export type SessionSource = Request | HeaderSource | { readonly headers: HeaderSource };
+export type SessionSource =
+  | Request
+  | HeaderSource
+  | {
+      /** The request's headers. */
+      readonly headers: HeaderSource;
+    };
 
 /**
  * What {@link SignInHandler.getPageState} reads: a `Request`, or anything
@@ -189,7 +233,14 @@ export type SessionSource = Request | HeaderSource | { readonly headers: HeaderS
  * const source: PageStateSource = { url: req.url, headers: req.headers };
  * ```
  */
-export type PageStateSource = Request | { readonly url?: string | undefined; readonly headers: HeaderSource };
+export type PageStateSource =
+  | Request
+  | {
+      /** The request's URL: its path and query are enough. */
+      readonly url?: string | undefined;
+      /** The request's headers. */
+      readonly headers: HeaderSource;
+    };
 
 /**
  * The sign-in routes, made by {@link createSignInHandler}.
