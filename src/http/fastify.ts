@@ -10,7 +10,7 @@ import type { SignInHandler } from './sign-in.js';
  *
  * @example
  * ```ts
- * import type { FastifySignInOptions } from 'npuser/http';
+ * import { createSignInHandler, type FastifySignInOptions } from 'npuser/http';
  * const options: FastifySignInOptions = { signIn: createSignInHandler(np) };
  * ```
  */

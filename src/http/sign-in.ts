@@ -4,7 +4,7 @@ import type { NpUserApi, RefreshTokenResult, TokenClaims } from '../types.js';
 import { fields, readBody } from './body.js';
 import { clientKeyOf, connectionAddress, forwardedAddress } from './client-address.js';
 import { COOKIE_NAME, clearCookie, readCookie, setCookie } from './cookies.js';
-import { type ProblemLocale, negotiateLocale, newRequestId, problemResponse, problemTitle } from './problem.js';
+import { PROBLEM_STATUS, type ProblemLocale, negotiateLocale, newRequestId, problemResponse, problemTitle } from './problem.js';
 
 const WHO = 'createSignInHandler';
 
@@ -247,9 +247,10 @@ export type PageStateSource =
  *
  * @example
  * ```ts
- * import { createSignInHandler } from 'npuser/http';
+ * import { createSignInHandler, toNodeHandler } from 'npuser/http';
  * const signIn = createSignInHandler(np);
- * Bun.serve({ fetch: signIn.fetch }); // or Deno.serve(signIn.fetch), or toNodeHandler(signIn.fetch)
+ * const listener = toNodeHandler(signIn.fetch); // node:http and Express; Bun and Deno take signIn.fetch as it is
+ * const response = await signIn.fetch(request, { remoteAddress: '203.0.113.5' }); // anywhere else
  * ```
  */
 export interface SignInHandler {
@@ -290,6 +291,8 @@ const OPTIONAL_EMAIL_RULE = { ...EMAIL_RULE, optional: true } as const;
 const CODE_RULE = { type: 'string', maxLength: 64 } as const;
 const LOCALE_RULE = { type: 'string', optional: true, maxLength: 64 } as const;
 const MAX_CLIENT_KEY_LENGTH = 512;
+/** The `Retry-After` of a 503 whose end nobody knows (the store is down). */
+const OUTAGE_RETRY_SECONDS = 5;
 
 /** One request on its way through the routes. */
 interface Exchange {
@@ -405,10 +408,12 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
 
   /** An NpUserError as the answer: a problem, or for a form a 303 back to the sign-in page. */
   const failure = (x: Exchange, err: NpUserError, cookies: readonly string[] = []): Response => {
-    if (!x.form) return problem(x, err.code, { retryAfterSeconds: err.retryAfterSeconds, cookies });
+    // A 503 always says when to come back; an outage's end is unknown, so a short wait.
+    const retryAfterSeconds = err.retryAfterSeconds ?? (PROBLEM_STATUS[err.code] === 503 ? OUTAGE_RETRY_SECONDS : undefined);
+    if (!x.form) return problem(x, err.code, { retryAfterSeconds, cookies });
     const params: Record<string, string> = { npuser: 'error', code: err.code };
     // An absolute second, so a reload shows the wait that is left.
-    if (err.retryAfterSeconds !== undefined) params.retryAt = String(Math.floor(now() / 1000 + err.retryAfterSeconds));
+    if (retryAfterSeconds !== undefined) params.retryAt = String(Math.floor(now() / 1000 + retryAfterSeconds));
     return redirect(x, pageUrl(params), cookies);
   };
 

@@ -229,7 +229,8 @@ describe('GET {basePath}/session', () => {
     h.store.transact = () => Promise.reject(new Error('down'));
     const response = await h.signIn.fetch(get('/auth/session', { cookie }));
     expect(response.status).toBe(503);
-    expect((await problemOf(response)).code).toBe('ERR_NPUSER_STORE_FAILED');
+    expect(response.headers.get('retry-after')).toBe('5');
+    expect(await problemOf(response)).toMatchObject({ code: 'ERR_NPUSER_STORE_FAILED', retryAfterSeconds: 5 });
     await expect(h.signIn.getSession(get('/', { cookie }))).rejects.toMatchObject({ code: 'ERR_NPUSER_STORE_FAILED' });
   });
 });
