@@ -17,6 +17,7 @@ const EXAMPLES = [
   { name: 'express', banner: /Express example: http:\/\/localhost:(\d+)/ },
   { name: 'fastify', banner: /Fastify example: http:\/\/localhost:(\d+)/ },
   { name: 'hono', banner: /Hono example: http:\/\/localhost:(\d+)/ },
+  { name: 'node-http', banner: /node:http example: http:\/\/localhost:(\d+)/ },
 ] as const;
 
 // The handler's own words, which the examples show as they are.
