@@ -78,7 +78,11 @@ export function toNodeHandler(fetch: NodeFetchHandler): NodeHandler {
     }
     Promise.resolve()
       .then(() => fetch(request, { remoteAddress }))
-      .then((response) => writeResponse(res, response))
+      .then((response) => {
+        // A body the handler never read (a 404, a 403) is drained, so the connection can serve the next request.
+        if (request.body !== null && !request.body.locked) request.body.cancel().catch(() => undefined);
+        return writeResponse(res, response);
+      })
       .catch((err: unknown) => {
         if (next !== undefined) {
           next(err);

@@ -1,6 +1,6 @@
 // The handler mounted on node:http, Express 5, Fastify 5 and Hono, on 127.0.0.1: each
 // framework's body parsing respected, the connection's address passed on, cookies kept apart.
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -121,6 +121,34 @@ describe('toNodeHandler on node:http', () => {
       });
     } finally {
       process.off('warning', onWarning);
+    }
+  });
+
+  it('a body the handler never reads (a 404, a 403) is drained: the kept-alive connection serves the next request', async () => {
+    const h = handlerSetup();
+    const base = await listen(createServer(toNodeHandler(h.signIn.fetch)));
+    const { port } = new URL(base);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (path: string, headers: Record<string, string>, body: string) =>
+      new Promise<{ status: number; socket: unknown }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            resolve({ status: res.statusCode ?? 0, socket: req.socket });
+          });
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const body = JSON.stringify({ email: EMAIL, pad: 'x'.repeat(300_000) });
+      const notFound = await send('/auth/nope', {}, body);
+      const forbidden = await send('/auth/code', { 'sec-fetch-site': 'cross-site' }, body);
+      const next = await send('/auth/code', {}, JSON.stringify({ email: EMAIL }));
+      expect([notFound.status, forbidden.status, next.status]).toEqual([404, 403, 200]);
+      expect(next.socket).toBe(notFound.socket);
+    } finally {
+      agent.destroy();
     }
   });
 
