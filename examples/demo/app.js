@@ -1,63 +1,72 @@
 // @ts-check
-// The demo as a plain node:http request handler. It does not listen: server.js
-// does, and the tests mount it on their own server with their own NpUser.
+// The demo as a plain node:http request handler, on npuser's sign-in routes:
+// /auth/* is createSignInHandler's, the pages are the demo's own. It does not
+// listen: server.js does, and the tests mount it with their own NpUser.
 import { readFileSync } from 'node:fs';
-import { isNpUserError } from 'npuser';
-import { codePage, humanDuration, messagePage, signInPage, signedInPage } from './pages.js';
+import { DEFAULTS, isNpUserError } from 'npuser';
+import { createSignInHandler, toNodeHandler } from 'npuser/http';
+import { codePage, humanDuration, mailboxPage, messagePage, signInPage, signedInPage } from './pages.js';
 
 /** @typedef {import('node:http').IncomingMessage} IncomingMessage */
 /** @typedef {import('node:http').ServerResponse} ServerResponse */
 /** @typedef {import('npuser').NpUser} NpUser */
-/** @typedef {import('npuser').NpUserError} NpUserError */
-/** @typedef {import('npuser').ValidateTokenResult} ValidateTokenResult */
+/** @typedef {import('npuser').Mailer} Mailer */
+/** @typedef {import('npuser').NpUserErrorCode} NpUserErrorCode */
+/** @typedef {import('npuser/http').SignInPageState} SignInPageState */
 /** @typedef {(req: IncomingMessage, res: ServerResponse) => void} RequestListener */
 
-/** The cookie that carries the session token. */
+/** The cookie that carries the session token (the sign-in handler's default). */
 export const SESSION_COOKIE = 'npuser_session';
-
-/** The largest form body accepted, in bytes. */
-export const MAX_BODY_BYTES = 10 * 1024;
-
-// Past the limit a body is drained (so the client can read the 413) up to this
-// much more, then the connection is cut.
-const MAX_DRAIN_BYTES = 1024 * 1024;
 
 /** Sent with every response, whatever its status. */
 export const SECURITY_HEADERS = Object.freeze({
   'Content-Security-Policy':
-    "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'none'; style-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: a browser without Sec-Fetch-Site then sends `Origin: null`, which the
+  // sign-in routes refuse as cross-site. same-origin keeps the page's address on this site.
+  'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 });
 
-const STYLE_CSS = readFileSync(new URL('./style.css', import.meta.url));
-
-/** Which methods each known path answers, for 405 and `Allow`. */
-const ROUTES = Object.freeze({
-  '/': ['GET', 'HEAD'],
-  '/style.css': ['GET', 'HEAD'],
-  '/me': ['GET', 'HEAD'],
-  '/request': ['POST'],
-  '/code': ['POST'],
-  '/verify': ['POST'],
-  '/logout': ['POST'],
+const STATIC = Object.freeze({
+  '/style.css': { body: readFileSync(new URL('./style.css', import.meta.url)), type: 'text/css; charset=utf-8' },
+  '/demo.js': { body: readFileSync(new URL('./demo.js', import.meta.url)), type: 'text/javascript; charset=utf-8' },
 });
 
-/** A response decided before the normal flow could run (bad body, wrong method…). */
-class HttpError extends Error {
-  /**
-   * @param {number} status
-   * @param {string} title
-   * @param {string} message
-   * @param {Record<string, string>} [headers]
-   */
-  constructor(status, title, message, headers = {}) {
-    super(message);
-    this.status = status;
-    this.title = title;
-    this.headers = headers;
-  }
+/**
+ * @typedef {object} MailboxEntry
+ * @property {string} to
+ * @property {string} code
+ * @property {Date} sentAt
+ * @property {Date} expiresAt
+ */
+
+/**
+ * @typedef {object} DevMailbox
+ * @property {Mailer} mailer The mailer to give NpUser: it sends through `inner`, then keeps a copy.
+ * @property {readonly MailboxEntry[]} messages What was sent, newest first (the last 50).
+ */
+
+/**
+ * In development: a mailer that keeps what `inner` (the console mailer) sent, for /dev/mailbox.
+ * @param {Mailer} inner
+ * @param {{ now?: () => number }} [options]
+ * @returns {DevMailbox}
+ */
+export function devMailbox(inner, { now = Date.now } = {}) {
+  /** @type {MailboxEntry[]} */
+  const messages = [];
+  return {
+    messages,
+    mailer: {
+      async send(message, options) {
+        await inner.send(message, options);
+        messages.unshift({ to: message.to, code: message.code, sentAt: new Date(now()), expiresAt: message.expiresAt });
+        messages.length = Math.min(messages.length, 50);
+      },
+    },
+  };
 }
 
 /**
@@ -67,6 +76,10 @@ class HttpError extends Error {
  * became a 500 page. Defaults to `console.error`.
  * @property {import('./pages.js').Delivery} [delivery] How codes reach the visitor,
  * for the pages' wording: `'console'` (default) or `'email'` (SMTP_URL).
+ * @property {DevMailbox} [mailbox] What the console mailer sent: shown at /dev/mailbox when given.
+ * @property {() => number} [now] The clock, the NpUser's.
+ * @property {number} [resendCooldownSeconds] The NpUser's, for the resend button.
+ * @property {number} [maxSessionSeconds] The NpUser's, for the signed-in page.
  */
 
 /**
@@ -83,13 +96,27 @@ class HttpError extends Error {
  * createServer(createDemoApp({ np })).listen(3000);
  * ```
  */
-export function createDemoApp({ np, onUnexpectedError = logUnexpectedError, delivery = 'console' }) {
+export function createDemoApp({
+  np,
+  onUnexpectedError = logUnexpectedError,
+  delivery = 'console',
+  mailbox,
+  now = Date.now,
+  resendCooldownSeconds = DEFAULTS.resendCooldownSeconds,
+  maxSessionSeconds = DEFAULTS.maxSessionSeconds,
+}) {
+  const signIn = createSignInHandler(np, { basePath: '/auth', signInPage: '/', redirectTo: '/me', now });
+  const auth = toNodeHandler(signIn.fetch);
+  /** @type {Record<string, readonly string[]>} */
+  const routes = { '/': ['GET', 'HEAD'], '/me': ['GET', 'HEAD'], '/style.css': ['GET', 'HEAD'], '/demo.js': ['GET', 'HEAD'] };
+  if (mailbox) routes['/dev/mailbox'] = ['GET', 'HEAD'];
+
   return function demoApp(req, res) {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    // Nothing escapes this catch: no unhandled rejection, whatever the input.
-    route(req, res).catch((/** @type {unknown} */ err) => {
-      if (err instanceof HttpError) {
-        sendPage(res, err.status, messagePage({ title: err.title, message: err.message }), err.headers);
+    /** @param {unknown} err */
+    const fail = (err) => {
+      if (isNpUserError(err, 'ERR_NPUSER_STORE_FAILED')) {
+        sendPage(res, 503, messagePage({ title: 'Sign-in is unavailable', message: 'Sign-in is unavailable just now. Please try again in a moment.' }));
         return;
       }
       try {
@@ -97,142 +124,94 @@ export function createDemoApp({ np, onUnexpectedError = logUnexpectedError, deli
       } catch {
         // A failing logger must not take the response down with it.
       }
-      sendPage(
-        res,
-        500,
-        messagePage({ title: 'Something went wrong', message: 'The demo hit an unexpected error. Please try again.' }),
-      );
-    });
+      sendPage(res, 500, messagePage({ title: 'Something went wrong', message: 'The demo hit an unexpected error. Please try again.' }));
+    };
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    // The sign-in routes: the handler answers them all, errors included.
+    if (path.startsWith('/auth/')) {
+      auth(req, res, fail);
+      return;
+    }
+    // Nothing escapes this catch: no unhandled rejection, whatever the input.
+    page(req, res, path).catch(fail);
   };
 
   /**
    * @param {IncomingMessage} req
    * @param {ServerResponse} res
+   * @param {string} path
    */
-  async function route(req, res) {
-    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+  async function page(req, res, path) {
     const method = req.method ?? 'GET';
-    const allowed = Object.hasOwn(ROUTES, path) ? ROUTES[/** @type {keyof typeof ROUTES} */ (path)] : undefined;
+    const allowed = Object.hasOwn(routes, path) ? routes[path] : undefined;
     if (allowed === undefined) {
-      throw new HttpError(404, 'Page not found', 'There is nothing at this address.');
+      sendPage(res, 404, messagePage({ title: 'Page not found', message: 'There is nothing at this address.' }));
+      return;
     }
     if (!allowed.includes(method)) {
-      throw new HttpError(405, 'Method not allowed', `This page does not accept ${method} requests.`, {
-        Allow: allowed.join(', '),
-      });
+      sendPage(res, 405, messagePage({ title: 'Method not allowed', message: `This page does not accept ${method} requests.` }), { Allow: allowed.join(', ') });
+      return;
     }
-    if (method === 'POST') refuseCrossSite(req);
+    const asset = path === '/style.css' || path === '/demo.js' ? STATIC[path] : undefined;
+    if (asset) {
+      send(res, 200, asset.body, { 'Content-Type': asset.type });
+      return;
+    }
+    if (path === '/dev/mailbox' && mailbox) {
+      sendPage(res, 200, mailboxPage({ messages: mailbox.messages, nowMs: now() }));
+      return;
+    }
 
-    switch (path) {
-      case '/style.css':
-        send(res, 200, STYLE_CSS, { 'Content-Type': 'text/css; charset=utf-8' });
-        return;
-      case '/': {
-        const session = await readSession(req);
-        if (session.state === 'valid') {
-          redirect(res, '/me');
-          return;
-        }
-        const notice = session.state === 'expired' ? 'Your session has ended. Sign in again.' : undefined;
-        sendPage(res, 200, signInPage(notice === undefined ? { delivery } : { notice, delivery }), session.state === 'none' ? {} : clearCookie());
+    const session = await signIn.getSession(req);
+    /** @type {Record<string, string | string[]>} */
+    const headers = session?.setCookie ? { 'Set-Cookie': session.setCookie } : {};
+    if (path === '/me') {
+      if (session === null) {
+        // The sign-in page clears a cookie that no longer works, and says so.
+        redirect(res, '/');
         return;
       }
-      case '/request':
-        await requestCode(req, res);
-        return;
-      case '/code': {
-        // "I already have a code": show the code form for an address, touching nothing.
-        const form = await readForm(req);
-        sendPage(res, 200, codePage({ email: field(form, 'email'), delivery }));
-        return;
-      }
-      case '/verify':
-        await verifyCode(req, res);
-        return;
-      case '/me': {
-        const session = await readSession(req);
-        if (session.state !== 'valid') {
-          redirect(res, '/', session.state === 'none' ? {} : clearCookie());
-          return;
-        }
-        const { subject, expiresAt } = session.result;
-        sendPage(res, 200, signedInPage({ subject, expiresInSeconds: secondsUntil(expiresAt) }));
-        return;
-      }
-      case '/logout': {
-        await readForm(req);
-        // Revoked, not only forgotten: a copy of the token stops working too.
-        // If it cannot be revoked (already invalid, expired, store down), the browser still forgets it.
-        const token = readCookie(req.headers.cookie, SESSION_COOKIE);
-        if (token !== undefined) await np.revokeToken(token).catch(() => undefined);
-        redirect(res, '/', clearCookie());
-        return;
-      }
+      sendPage(
+        res,
+        200,
+        signedInPage({
+          subject: session.subject,
+          expiresInSeconds: secondsUntil(session.expiresAt),
+          signedInSecondsAgo: Math.max(0, (now() - session.authenticatedAt.getTime()) / 1000),
+          maxSessionSeconds,
+        }),
+        headers,
+      );
+      return;
     }
+
+    // '/': the sign-in page, at whichever step the handler's state says.
+    if (session !== null) {
+      redirect(res, '/me', headers);
+      return;
+    }
+    const state = signIn.getPageState(req);
+    const ended = hasSessionCookie(req);
+    const error = state.error && describeError(state.error.code, state.error.retryAfterSeconds, state.step);
+    const notice = ended ? 'Your session has ended. Sign in again.' : noticeFor(state.notice);
+    const page =
+      state.step === 'code'
+        ? codePage({
+            email: state.email,
+            expiresInSeconds: secondsUntil(state.codeExpiresAt),
+            resendInSeconds: resendCooldownSeconds - (now() - state.codeSentAt.getTime()) / 1000,
+            delivery,
+            mailbox: mailbox !== undefined,
+            error,
+            notice,
+          })
+        : signInPage({ delivery, mailbox: mailbox !== undefined, error, notice });
+    sendPage(res, 200, page, ended ? { 'Set-Cookie': clearSessionCookie() } : {});
   }
 
-  /**
-   * POST /request: mail a code (here: print it), then ask for it.
-   * @param {IncomingMessage} req
-   * @param {ServerResponse} res
-   */
-  async function requestCode(req, res) {
-    const form = await readForm(req);
-    const email = field(form, 'email').trim();
-    const resend = field(form, 'resend') === '1';
-    try {
-      // Show and carry the canonical address: it is the one the code was sent to.
-      const sent = await np.requestCode(email, { clientKey: clientKey(req), ...preferredLocale(req) });
-      sendPage(res, 200, codePage({ email: sent.email, expiresInSeconds: secondsUntil(sent.expiresAt), delivery }));
-    } catch (err) {
-      if (!isNpUserError(err)) throw err;
-      const { status, message, headers } = describeError(err);
-      // A refused resend keeps the visitor on the code form: the last code may still work.
-      const page = resend
-        ? codePage({ email, error: message, delivery })
-        : signInPage({ email, error: message, offerCodeEntry: err.code === 'ERR_NPUSER_RATE_LIMITED', delivery });
-      sendPage(res, status, page, headers);
-    }
-  }
-
-  /**
-   * POST /verify: check the code, set the session cookie, go to /me.
-   * @param {IncomingMessage} req
-   * @param {ServerResponse} res
-   */
-  async function verifyCode(req, res) {
-    const form = await readForm(req);
-    const email = field(form, 'email').trim();
-    const code = field(form, 'code');
-    try {
-      const { token, expiresAt } = await np.verifyCode(email, code, { clientKey: clientKey(req) });
-      // Add `Secure` when the app is served over HTTPS (it is not, on localhost).
-      const cookie = `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${secondsUntil(expiresAt)}`;
-      redirect(res, '/me', { 'Set-Cookie': cookie });
-    } catch (err) {
-      if (!isNpUserError(err)) throw err;
-      const { status, message, headers } = describeError(err);
-      const page =
-        err.code === 'ERR_NPUSER_INVALID_EMAIL' ? signInPage({ email, error: message, delivery }) : codePage({ email, error: message, delivery });
-      sendPage(res, status, page, headers);
-    }
-  }
-
-  /**
-   * The session in the request's cookie, if any.
-   * @param {IncomingMessage} req
-   * @returns {Promise<{ state: 'none' } | { state: 'invalid' | 'expired' } | { state: 'valid', result: ValidateTokenResult }>}
-   */
-  async function readSession(req) {
-    const token = readCookie(req.headers.cookie, SESSION_COOKIE);
-    if (token === undefined || token === '') return { state: 'none' };
-    try {
-      return { state: 'valid', result: await np.validateToken(token) };
-    } catch (err) {
-      if (isNpUserError(err, 'ERR_NPUSER_TOKEN_EXPIRED')) return { state: 'expired' };
-      if (isNpUserError(err)) return { state: 'invalid' };
-      throw err;
-    }
+  /** @param {Date} date */
+  function secondsUntil(date) {
+    return Math.max(0, Math.floor((date.getTime() - now()) / 1000));
   }
 }
 
@@ -241,191 +220,71 @@ function logUnexpectedError(err) {
   console.error('npuser demo: unexpected error:', err);
 }
 
+/** @param {SignInPageState['notice']} notice */
+function noticeFor(notice) {
+  switch (notice) {
+    case 'signed-out':
+      return 'You are signed out.';
+    case 'signed-out-everywhere':
+      return 'You are signed out on every browser and device.';
+    default:
+      return undefined;
+  }
+}
+
 /**
- * Plain words for an NpUserError, with the HTTP status that fits.
- * @param {NpUserError} err
- * @returns {{ status: number, message: string, headers: Record<string, string> }}
+ * Plain words for what the sign-in routes answered, with the wait when there is one.
+ * @param {NpUserErrorCode} code
+ * @param {number | undefined} retryAfterSeconds
+ * @param {'email' | 'code'} step Which form the visitor is back on.
+ * @returns {string}
  */
-export function describeError(err) {
-  switch (err.code) {
+export function describeError(code, retryAfterSeconds, step) {
+  switch (code) {
     case 'ERR_NPUSER_INVALID_EMAIL':
-      return { status: 400, message: 'That doesn’t look like an email address. Please check it and try again.', headers: {} };
+      return 'That doesn’t look like an email address. Please check it and try again.';
     case 'ERR_NPUSER_INVALID_CODE':
-      return {
-        status: 401,
-        message: 'That code isn’t right, or it has expired or already been used. Check the code and try again, or ask for a new one.',
-        headers: {},
-      };
+      // Back on the address form: this browser's pending sign-in ended with its code.
+      return step === 'email'
+        ? 'That code has expired. Enter your address again to get a new one.'
+        : 'That code isn’t right. Check it and try again, or ask for a new one.';
     case 'ERR_NPUSER_TOO_MANY_ATTEMPTS':
-      return {
-        status: 429,
-        message: 'Too many wrong attempts: that code no longer works. Ask for a new code.',
-        headers: {},
-      };
-    case 'ERR_NPUSER_ADDRESS_LOCKED': {
-      const seconds = err.retryAfterSeconds ?? 3600;
-      return {
-        status: 429,
-        message: `Too many failed sign-ins for this address. It is locked for ${humanDuration(seconds)}.`,
-        headers: { 'Retry-After': String(seconds) },
-      };
-    }
-    case 'ERR_NPUSER_RATE_LIMITED': {
-      const seconds = err.retryAfterSeconds ?? 60;
-      return {
-        status: 429,
-        message: `Too many requests. Please wait ${humanDuration(seconds)} and try again. A code you already received still works until it expires.`,
-        headers: { 'Retry-After': String(seconds) },
-      };
-    }
+      return 'Too many wrong attempts: that code no longer works. Ask for a new code.';
+    case 'ERR_NPUSER_ADDRESS_LOCKED':
+      return `Too many failed sign-ins for this address. It is locked for ${humanDuration(retryAfterSeconds ?? 3600)}.`;
+    case 'ERR_NPUSER_RATE_LIMITED':
+      return `Too many requests. Please wait ${humanDuration(retryAfterSeconds ?? 60)} and try again.${
+        step === 'code' ? ' The code you already received still works until it expires.' : ''
+      }`;
     case 'ERR_NPUSER_MAILER_FAILED':
-      return { status: 503, message: 'We couldn’t send the code just now. Please try again in a moment.', headers: {} };
+      return 'We couldn’t send the code just now. Please try again in a moment.';
     case 'ERR_NPUSER_STORE_FAILED':
-      return { status: 503, message: 'Sign-in is unavailable just now. Please try again in a moment.', headers: {} };
+      return 'Sign-in is unavailable just now. Please try again in a moment.';
     case 'ERR_NPUSER_INVALID_TOKEN':
     case 'ERR_NPUSER_TOKEN_EXPIRED':
-      return { status: 401, message: 'Your session is no longer valid. Please sign in again.', headers: {} };
+      return 'You are not signed in any more. Please sign in again.';
+    case 'ERR_NPUSER_BAD_REQUEST':
+    case 'ERR_NPUSER_PAYLOAD_TOO_LARGE':
+      return 'Something was wrong with that form. Please try again.';
     default:
-      // The list of codes only grows; a code this demo does not know yet still gets a page.
-      return { status: 500, message: 'Something went wrong. Please try again.', headers: {} };
+      // The list of codes only grows; a code this demo does not know yet still gets words.
+      return 'Something went wrong. Please try again.';
   }
 }
 
-/**
- * Refuse form posts another site makes the browser send (login CSRF). Modern
- * browsers send `Sec-Fetch-Site`; `Origin` is no help here because
- * `Referrer-Policy: no-referrer` makes it `null`. Clients without the header
- * (curl, old browsers) are let through.
- * @param {IncomingMessage} req
- */
-function refuseCrossSite(req) {
-  const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
-    throw new HttpError(403, 'Request refused', 'This form can only be sent from the demo’s own pages.');
-  }
+/** @param {IncomingMessage} req */
+function hasSessionCookie(req) {
+  return (req.headers.cookie ?? '').split(';').some((part) => part.trim().startsWith(`${SESSION_COOKIE}=`));
 }
 
-/**
- * Read an urlencoded form body of at most {@link MAX_BODY_BYTES}.
- * @param {IncomingMessage} req
- * @returns {Promise<URLSearchParams>}
- */
-async function readForm(req) {
-  const type = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') {
-    req.resume();
-    throw new HttpError(415, 'Unsupported form', 'This page only accepts an HTML form (application/x-www-form-urlencoded).');
-  }
-  const body = await readBody(req, MAX_BODY_BYTES);
-  return new URLSearchParams(body.toString('utf8'));
-}
-
-/**
- * @param {IncomingMessage} req
- * @param {number} limit
- * @returns {Promise<Buffer>}
- */
-function readBody(req, limit) {
-  return new Promise((resolve, reject) => {
-    const tooLarge = () => {
-      let drained = 0;
-      req.removeAllListeners('data');
-      // Keep reading (and dropping) for a while so the client gets to read
-      // the 413 instead of a reset connection; past that, hang up.
-      req.on('data', (/** @type {Buffer} */ chunk) => {
-        drained += chunk.length;
-        if (drained > MAX_DRAIN_BYTES) req.socket.destroy();
-      });
-      reject(
-        new HttpError(413, 'Too much data', `A form here is never larger than ${MAX_BODY_BYTES / 1024} KB.`, {
-          Connection: 'close',
-        }),
-      );
-    };
-    const declared = Number(req.headers['content-length']);
-    if (declared > limit) {
-      tooLarge();
-      return;
-    }
-    /** @type {Buffer[]} */
-    const chunks = [];
-    let size = 0;
-    req.on('data', (/** @type {Buffer} */ chunk) => {
-      size += chunk.length;
-      if (size > limit) tooLarge();
-      else chunks.push(chunk);
-    });
-    req.on('end', () => {
-      resolve(Buffer.concat(chunks));
-    });
-    req.on('error', () => {
-      reject(new HttpError(400, 'Request interrupted', 'The request did not arrive in full.'));
-    });
-  });
-}
-
-/**
- * The first value of a form field, or '' (never `null`: npuser wants strings).
- * @param {URLSearchParams} form
- * @param {string} name
- */
-function field(form, name) {
-  return form.get(name) ?? '';
-}
-
-/**
- * What npuser counts per-client limits against: the peer address.
- * (Behind a reverse proxy, use the address the proxy reports instead.)
- * @param {IncomingMessage} req
- */
-function clientKey(req) {
-  return req.socket.remoteAddress ?? 'unknown';
-}
-
-/**
- * The browser's first language (Accept-Language), so the mail comes in it;
- * nothing when the header is missing or not a valid BCP 47 tag.
- * @param {IncomingMessage} req
- * @returns {{ locale?: string }}
- */
-function preferredLocale(req) {
-  const first = (req.headers['accept-language'] ?? '').split(',')[0]?.split(';')[0]?.trim() ?? '';
-  if (first === '' || first === '*' || first.length > 35) return {};
-  try {
-    const [locale] = Intl.getCanonicalLocales(first);
-    return locale === undefined ? {} : { locale };
-  } catch {
-    return {};
-  }
-}
-
-/**
- * @param {string | undefined} header
- * @param {string} name
- * @returns {string | undefined}
- */
-export function readCookie(header, name) {
-  if (header === undefined) return undefined;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
-function clearCookie() {
-  return { 'Set-Cookie': `${SESSION_COOKIE}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0` };
-}
-
-/** @param {Date} date */
-function secondsUntil(date) {
-  return Math.max(0, Math.floor((date.getTime() - Date.now()) / 1000));
+function clearSessionCookie() {
+  return `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax`;
 }
 
 /**
  * @param {ServerResponse} res
  * @param {string} location
- * @param {Record<string, string>} [headers]
+ * @param {Record<string, string | string[]>} [headers]
  */
 function redirect(res, location, headers = {}) {
   send(res, 303, '', { Location: location, ...headers });
@@ -435,7 +294,7 @@ function redirect(res, location, headers = {}) {
  * @param {ServerResponse} res
  * @param {number} status
  * @param {string} page
- * @param {Record<string, string>} [headers]
+ * @param {Record<string, string | string[]>} [headers]
  */
 function sendPage(res, status, page, headers = {}) {
   send(res, status, page, { 'Content-Type': 'text/html; charset=utf-8', ...headers });
@@ -445,7 +304,7 @@ function sendPage(res, status, page, headers = {}) {
  * @param {ServerResponse} res
  * @param {number} status
  * @param {string | Buffer} body
- * @param {Record<string, string>} headers
+ * @param {Record<string, string | string[]>} headers
  */
 function send(res, status, body, headers) {
   if (res.headersSent || res.destroyed) return;

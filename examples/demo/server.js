@@ -10,9 +10,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import nodemailer from 'nodemailer';
-import { NpUser } from 'npuser';
+import { NpUser, consoleMailer } from 'npuser';
 import { nodemailerMailer } from 'npuser/mailers/nodemailer';
-import { createDemoApp } from './app.js';
+import { createDemoApp, devMailbox } from './app.js';
 
 // Loopback only: the demo prints sign-in codes, it has no business on the network.
 const HOST = '127.0.0.1';
@@ -73,11 +73,15 @@ if (smtpUrl !== undefined) {
   }
 }
 
+/** @type {import('./app.js').DevMailbox | undefined} */
+let mailbox;
 /** @type {NpUser} */
 let np;
 try {
-  // No store: state stays in memory. No SMTP_URL: the default mailer prints codes to this terminal.
-  np = new NpUser({ secret, appName: 'npuser demo', audience: 'npuser-demo', ...(mailer ? { mailer } : {}) });
+  // No SMTP_URL: the console mailer prints codes to this terminal, and /dev/mailbox shows them.
+  if (!mailer) mailbox = devMailbox(consoleMailer());
+  // No store: state stays in memory.
+  np = new NpUser({ secret, appName: 'npuser demo', audience: 'npuser-demo', mailer: mailer ?? mailbox?.mailer });
 } catch (err) {
   if (process.env.NODE_ENV === 'production') {
     die('the demo prints sign-in codes to the terminal, which npuser refuses under NODE_ENV=production. Unset NODE_ENV to run it.');
@@ -85,7 +89,7 @@ try {
   die(err instanceof Error ? err.message : String(err));
 }
 
-const server = createServer(createDemoApp({ np, delivery: mailer ? 'email' : 'console' }));
+const server = createServer(createDemoApp({ np, delivery: mailer ? 'email' : 'console', ...(mailbox ? { mailbox } : {}) }));
 // A slow or silent client gets cut off instead of holding a socket forever.
 server.headersTimeout = 10_000;
 server.requestTimeout = 30_000;
@@ -110,7 +114,8 @@ server.listen(port, HOST, () => {
       mailer
         ? `  2. Your sign-in code is emailed through ${smtpTarget} (SMTP_URL), from ${smtpFrom}.\n` +
           '     Unset SMTP_URL to have codes printed in this terminal instead.'
-        : '  2. Nothing is emailed: your sign-in code is printed right here, in this terminal.\n' +
+        : '  2. Nothing is emailed: your sign-in code is printed right here, in this terminal,\n' +
+          `     and shown at ${url}/dev/mailbox.\n` +
           '     Set SMTP_URL (smtps://user:pass@host:465, or smtp://…:587?requireTLS=true) to send real mail.',
       '  3. Type the code in the page, and you are signed in.',
       '',

@@ -16,6 +16,24 @@
 export type { ProblemDetails } from './problem.js';
 
 // The sign-in routes.
+export { createSignInHandler } from './sign-in.js';
+export type {
+  HeaderSource,
+  PageStateSource,
+  SessionSource,
+  SignInBackend,
+  SignInHandler,
+  SignInHandlerOptions,
+  SignInPageCommon,
+  SignInPageError,
+  SignInPageState,
+  SignInSession,
+} from './sign-in.js';
+export type { SignInConnection } from './client-address.js';
+export { toNodeHandler } from './node.js';
+export type { NodeFetchHandler, NodeHandler } from './node.js';
+export { fastifySignIn } from './fastify.js';
+export type { FastifySignInOptions } from './fastify.js';
 
 // The service.
 export { createService } from './service.js';

@@ -42,8 +42,9 @@ describe('the demo with SMTP_URL', () => {
 
   it('emails the code, which signs the visitor in; the terminal shows no code', async () => {
     const before = smtp.received.length;
-    const requested = await fetch(`${base}/request`, { method: 'POST', headers: FORM, body: 'email=Ada%40Example.com' });
-    expect(requested.status).toBe(200);
+    const requested = await fetch(`${base}/auth/code`, { method: 'POST', headers: FORM, body: 'email=Ada%40Example.com', redirect: 'manual' });
+    expect(requested.status).toBe(303);
+    expect(requested.headers.get('location')).toBe('/?npuser=sent');
     await waitFor(() => smtp.received.length > before, WAIT_MS, 'the mail');
     const mail = smtp.received[before]!;
     expect(mail.rcptTo).toEqual(['ada@example.com']);
@@ -54,7 +55,7 @@ describe('the demo with SMTP_URL', () => {
     expect(demo!.output).not.toContain(code!);
     expect(demo!.output).not.toContain('CODE:');
 
-    const verified = await fetch(`${base}/verify`, {
+    const verified = await fetch(`${base}/auth/verify`, {
       method: 'POST',
       headers: FORM,
       body: `email=ada%40example.com&code=${code!}`,

@@ -1,4 +1,4 @@
-// The real demo (`node examples/demo/server.js`, on the built package) as a child process, for the end-to-end tests.
+// The real demo (`node examples/demo/server.js`, on the built package), or an example's server, as a child process, for the end-to-end tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ROOT } from './dist.js';
@@ -6,6 +6,8 @@ import { ROOT } from './dist.js';
 const SERVER = join(ROOT, 'examples/demo/server.js');
 
 export interface DemoProcessOptions {
+  /** The script `node` runs, relative to the repository root. */
+  script?: string;
   /** Added to the environment (after PORT=0, NODE_ENV=development and an empty NPUSER_SECRET). */
   env?: Record<string, string>;
   /** How long `waitFor` waits, and how long `stop` waits before SIGKILL. */
@@ -21,9 +23,9 @@ export class DemoProcess {
   readonly #waitMs: number;
   #waiters = new Set<() => void>();
 
-  constructor({ env = {}, waitMs = 20_000 }: DemoProcessOptions = {}) {
+  constructor({ script, env = {}, waitMs = 20_000 }: DemoProcessOptions = {}) {
     this.#waitMs = waitMs;
-    this.child = spawn(process.execPath, [SERVER], {
+    this.child = spawn(process.execPath, [script === undefined ? SERVER : join(ROOT, script)], {
       cwd: ROOT,
       env: { ...process.env, PORT: '0', NODE_ENV: 'development', NPUSER_SECRET: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,41 @@
+// Sign-in for a Hono app on Node.js: a page that asks for an address and a code, a protected page, sign-out.
+import { randomBytes } from 'node:crypto';
+import { serve } from '@hono/node-server';
+import { Hono } from 'hono';
+import { NpUser } from 'npuser';
+import { createSignInHandler } from 'npuser/http';
+
+// No NPUSER_SECRET: a random one, so sessions end when the app restarts. No mailer: codes are printed here.
+const np = new NpUser({ secret: process.env.NPUSER_SECRET || randomBytes(32).toString('base64'), appName: 'Hono example' });
+const signIn = createSignInHandler(np, { redirectTo: '/account' });
+const app = new Hono();
+// fetch as it is; c.env carries the connection's address. POST /auth/code, /auth/verify, /auth/sign-out; GET /auth/session
+app.all('/auth/*', (c) => signIn.fetch(c.req.raw, c.env));
+
+/** @param {string} text */
+const esc = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/** @param {string} body */
+const page = (body) => `<!doctype html><html lang="en"><meta charset="utf-8"><title>Hono example</title>${body}</html>`;
+
+app.get('/', (c) => {
+  const state = signIn.getPageState(c.req.raw);
+  return c.html(page(`<h1>Sign in</h1>${state.error ? `<p role="alert">${state.error.title}</p>` : ''}
+    ${state.step === 'code' ? `<form method="post" action="/auth/verify"><p>We sent a code to ${esc(state.email)}.</p>
+      <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required></label>
+      <button>Sign in</button></form>` : ''}
+    <form method="post" action="/auth/code"><label>Email <input name="email" type="email" autocomplete="email"
+      value="${esc(state.email ?? '')}" required></label> <button>${state.step === 'code' ? 'Send a new code' : 'Email me a code'}</button></form>`));
+});
+
+app.get('/account', async (c) => {
+  const session = await signIn.getSession(c.req.raw);
+  if (!session) return c.redirect('/');
+  if (session.setCookie) c.header('Set-Cookie', session.setCookie); // the session, renewed
+  return c.html(page(`<h1>Your account</h1><p>Signed in as <code>${session.subject}</code>.</p>
+    <form method="post" action="/auth/sign-out"><button>Sign out</button></form>`));
+});
+
+const port = Number(process.env.PORT || 3000);
+serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, () => {
+  console.log(`Hono example: http://localhost:${port}`);
+});
