@@ -95,6 +95,7 @@ export interface SignInHandlerOptions {
  * ```ts
  * import type { SignInSession } from 'npuser/http';
  * const session: SignInSession | null = await signIn.getSession(request);
+ * const response = new Response('Hello');
  * if (session?.setCookie !== undefined) response.headers.append('set-cookie', session.setCookie);
  * ```
  */

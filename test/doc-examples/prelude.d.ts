@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import type { Transporter } from 'nodemailer';
 import type { NpUserClient } from 'npuser/client';
+import type { SignInHandler } from 'npuser/http';
 import type { CodeMessage, CodeStore, Mailer, NpUser, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from 'npuser';
 
 /** A request after body and cookie parsing, as Express types it. */
@@ -55,6 +56,10 @@ declare global {
   const np: NpUser;
   /** The app's client of the npuser service (`npuser/client`). */
   const auth: NpUserClient;
+  /** The app's sign-in routes (`createSignInHandler(np)`). */
+  const signIn: SignInHandler;
+  /** The request a handler is given. */
+  const request: Request;
   /** The CodeStore the app configured. */
   const store: CodeStore;
   /** Bun's server, for the examples that mount a handler on Bun. */
