@@ -81,8 +81,8 @@ function command<const O extends OptionSpecs>(spec: Command<O>): Command {
   return { ...spec, run: (values, operands, out) => spec.run(values as ValuesOf<O>, operands, out) };
 }
 
-/** @internal */
-export function generateSigningKey(alg: string, kid?: string): { privateKey: object; publicKey: object } {
+/** A new key pair of `alg`, as the private JWK to configure and the public one to publish. */
+function generateSigningKey(alg: string, kid?: string): { privateKey: object; publicKey: object } {
   const pair =
     alg === 'EdDSA'
       ? generateKeyPairSync('ed25519')

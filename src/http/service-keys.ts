@@ -18,9 +18,9 @@ import {
  */
 
 /** The prefix of a live app's API key. @internal */
-export const LIVE_KEY_PREFIX = 'npu_sk_';
+const LIVE_KEY_PREFIX = 'npu_sk_';
 /** The prefix of a test app's API key: its answers carry the code. @internal */
-export const TEST_KEY_PREFIX = 'npu_test_';
+const TEST_KEY_PREFIX = 'npu_test_';
 // 256 random bits, base64url without padding.
 const KEY_BODY = /^[A-Za-z0-9_-]{43}$/;
 

@@ -41,7 +41,7 @@ export interface ServiceRoute {
 }
 
 /** Codes every authenticated route can answer, from the caller check and the body reader. @internal */
-export const AUTH_ERRORS: readonly NpUserErrorCode[] = [
+const AUTH_ERRORS: readonly NpUserErrorCode[] = [
   'ERR_NPUSER_BAD_REQUEST',
   'ERR_NPUSER_UNAUTHENTICATED',
   'ERR_NPUSER_FORBIDDEN',

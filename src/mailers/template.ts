@@ -144,11 +144,8 @@ export function renderCodeMessage(message: CodeMessage, options: RenderCodeMessa
 /** A language's complete strings, under its lowercase canonical tag. */
 type StringTable = ReadonlyMap<string, CodeMessageStrings>;
 
-/**
- * Validate the template options once and return the renderer they describe.
- * @internal
- */
-export function compileTemplate(options: RenderCodeMessageOptions, who: string): (message: CodeMessage) => RenderedMessage {
+/** Validate the template options once and return the renderer they describe. */
+function compileTemplate(options: RenderCodeMessageOptions, who: string): (message: CodeMessage) => RenderedMessage {
   const given = optionsObject<RenderCodeMessageOptions>(who, options);
   const codeInSubject = booleanOption(who, 'codeInSubject', given.codeInSubject, false);
   const table = stringTable(given.strings, who);

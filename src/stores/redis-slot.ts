@@ -14,7 +14,7 @@ for (let byte = 0; byte < 256; byte += 1) {
 }
 
 /** The number of hash slots of a Redis Cluster. @internal */
-export const SLOTS = 16_384;
+const SLOTS = 16_384;
 
 /** The hash slot of `key` (a string as sent, UTF-8 encoded, or its bytes), 0–16 383. @internal */
 export function keySlot(key: string | Uint8Array): number {

@@ -77,7 +77,7 @@ function checkThreshold(who: string, value: unknown, name: string): number | und
  * Check one step, `where` naming it in messages (`transact steps[2]`).
  * @internal
  */
-export function checkStep(who: string, step: unknown, where: string): CheckedStep {
+function checkStep(who: string, step: unknown, where: string): CheckedStep {
   if (typeof step !== 'object' || step === null || Array.isArray(step)) throw argumentError(who, where, 'must be a step object');
   // One read of each property, whatever the object does on access.
   const fields = { ...(step as Record<string, unknown>) };
