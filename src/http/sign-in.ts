@@ -272,7 +272,8 @@ export interface SignInHandler {
    * The signed-in user of a request, renewed when its token is past half
    * its life, or `null` for no, a forged, an expired, a revoked or another
    * app's cookie. Rejects with `ERR_NPUSER_STORE_FAILED` when the revocation
-   * list cannot be read: an outage is not a stranger.
+   * list cannot be read (over `NpUserClient`, `ERR_NPUSER_UNAVAILABLE` when
+   * the service cannot be reached): an outage is not a stranger.
    */
   readonly getSession: (source: SessionSource) => Promise<SignInSession | null>;
   /** What the sign-in page should show for this request. */
