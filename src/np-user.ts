@@ -6,15 +6,16 @@ import { withDeadline } from './lib/deadline.js';
 import { RecentDurations, sleep } from './lib/durations.js';
 import { canonicalEmail } from './lib/email.js';
 import { GuardedStore } from './lib/guarded-store.js';
-import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
+import { LRUCache } from 'lru-cache';
+import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, keyedHashText, randomId } from './lib/keys.js';
 import { DAY_MS, HOUR_MS, type Limit, addressLock, attemptSpend, cooldownPeek, refusalOf, windowSpend } from './lib/limits.js';
 import { redactError } from './lib/redact.js';
 import type { JsonWebKeySet } from './lib/signing-keys.js';
-import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, subjectKeys } from './lib/store-keys.js';
+import { type AddressKeys, type ClientKeys, type SubjectKeys, addressKeys, clientKeys, subjectKeys } from './lib/store-keys.js';
 import { consoleMailer } from './mailers/console.js';
 import { type NpUserOptions, type ResolvedOptions, checkSubject, resolveOptions, resolveValidateOptions } from './options.js';
 import { memoryCodeStore } from './stores/memory.js';
-import { type TokenSettings, carriedClaims, signInClaims, signToken, verifyToken } from './token.js';
+import { type TokenSettings, carriedClaims, signInClaims, signToken, tokenSettings, verifyToken } from './token.js';
 import type {
   CodeMessage,
   Mailer,
@@ -63,6 +64,10 @@ export class NpUser implements NpUserApi {
   readonly #decoyDigest: Buffer;
   // How long recent sends took: a refused address waits as long, so it answers in the same time.
   readonly #sendDurations = new RecentDurations();
+  // validateToken calls in flight.
+  #validating = 0;
+  // Subjects' store keys, each a keyed hash: a user's next token needs no new one. Subjects are pseudonyms, never addresses.
+  readonly #subjectKeyCache = new LRUCache<string, SubjectKeys>({ max: 4096 });
 
   /**
    * @throws TypeError when an option is missing, of the wrong type or out of
@@ -74,7 +79,7 @@ export class NpUser implements NpUserApi {
     this.#keys = deriveKeys(resolved.secret, resolved.subjectSecret);
     this.#store = new GuardedStore(resolved.store ?? memoryCodeStore({ now: resolved.now }), resolved.storeTimeoutMs);
     this.#mailer = resolved.mailer ?? consoleMailer();
-    this.#token = {
+    this.#token = tokenSettings({
       hmacKey: this.#keys.signing,
       signingKeys: resolved.signingKeys,
       issuer: resolved.issuer,
@@ -82,7 +87,7 @@ export class NpUser implements NpUserApi {
       ttlSeconds: resolved.tokenTtlSeconds,
       maxSessionSeconds: resolved.maxSessionSeconds,
       clockToleranceSeconds: resolved.clockToleranceSeconds,
-    };
+    });
     this.#decoyDigest = keyedHash(this.#keys.codeDigest, 'decoy');
   }
 
@@ -244,7 +249,7 @@ export class NpUser implements NpUserApi {
     const subject = this.#subject(address);
     const now = this.#now();
     const claims = await signInClaims(o, subject, address);
-    const { token, expiresAt } = await signToken(this.#token, subject, now, Math.floor(now / 1000), claims);
+    const { token, expiresAt } = signToken(this.#token, subject, now, Math.floor(now / 1000), claims);
 
     // Consumed only if it is still the record that was compared: a concurrent
     // verify may have taken it, or a new request replaced it, and a newer code
@@ -295,19 +300,26 @@ export class NpUser implements NpUserApi {
    */
   async validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResult> {
     const maxTokenAgeSeconds = resolveValidateOptions(options);
-    const result = await verifyToken(this.#token, token, this.#now(), maxTokenAgeSeconds);
-    if (this.#options.checkRevocation) {
-      const keys = this.#subjectKeys(result.subject);
-      const [revoked, revokedBefore] = (await this.#store.transact([
-        { op: 'get', key: keys.revokedToken(result.tokenId) },
-        { op: 'get', key: keys.revokedBefore },
-      ])) as [StoreEntry | undefined, StoreEntry | undefined];
-      if (revoked !== undefined) throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
-      if (revokedBefore !== undefined && result.issuedAt.getTime() < parseSecond(revokedBefore.value) * 1000) {
-        throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+    // Other validations waiting (on the store, say) is when a signature is better checked off the main thread.
+    this.#validating += 1;
+    try {
+      const { result, memo } = await verifyToken(this.#token, token, this.#now(), maxTokenAgeSeconds, this.#validating > 1);
+      if (this.#options.checkRevocation) {
+        // The keys are hashes of the subject and the jti: derived once per token while it stays cached.
+        const [tokenKey, subjectKey] = (memo.revocationKeys ??= this.#revocationKeys(result));
+        const [revoked, revokedBefore] = (await this.#store.transact([
+          { op: 'get', key: tokenKey },
+          { op: 'get', key: subjectKey },
+        ])) as [StoreEntry | undefined, StoreEntry | undefined];
+        if (revoked !== undefined) throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+        if (revokedBefore !== undefined && result.issuedAt.getTime() < parseSecond(revokedBefore.value) * 1000) {
+          throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+        }
       }
+      return result;
+    } finally {
+      this.#validating -= 1;
     }
-    return result;
   }
 
   /**
@@ -335,7 +347,7 @@ export class NpUser implements NpUserApi {
     const authTime = Math.floor(current.authenticatedAt.getTime() / 1000);
     // A token that could live for less than a second more is not worth issuing.
     if (authTime + this.#options.maxSessionSeconds <= Math.floor(now / 1000)) throw new NpUserError('ERR_NPUSER_TOKEN_EXPIRED');
-    const { token: renewed, expiresAt } = await signToken(this.#token, current.subject, now, authTime, carriedClaims(current.claims));
+    const { token: renewed, expiresAt } = signToken(this.#token, current.subject, now, authTime, carriedClaims(current.claims));
     return { token: renewed, subject: current.subject, expiresAt };
   }
 
@@ -370,7 +382,7 @@ export class NpUser implements NpUserApi {
     const now = this.#now();
     let result: ValidateTokenResult;
     try {
-      result = await verifyToken(this.#token, token, now);
+      ({ result } = await verifyToken(this.#token, token, now));
     } catch (err) {
       if (isNpUserError(err, 'ERR_NPUSER_TOKEN_EXPIRED')) return;
       throw err;
@@ -496,7 +508,7 @@ export class NpUser implements NpUserApi {
   }
 
   #subject(address: string): string {
-    return keyedHash(this.#keys.subject, address).toString('base64url');
+    return keyedHashText(this.#keys.subject, address);
   }
 
   #addressKeys(address: string): AddressKeys {
@@ -507,8 +519,18 @@ export class NpUser implements NpUserApi {
     return ctx.clientKey === undefined ? undefined : clientKeys(this.#keys.storeKey, this.#options.audience, ctx.clientKey);
   }
 
-  #subjectKeys(subject: string) {
-    return subjectKeys(this.#keys.storeKey, this.#options.audience, subject);
+  #subjectKeys(subject: string): SubjectKeys {
+    let keys = this.#subjectKeyCache.get(subject);
+    if (keys === undefined) {
+      keys = subjectKeys(this.#keys.storeKey, this.#options.audience, subject);
+      this.#subjectKeyCache.set(subject, keys);
+    }
+    return keys;
+  }
+
+  #revocationKeys(result: ValidateTokenResult): readonly [string, string] {
+    const keys = this.#subjectKeys(result.subject);
+    return [keys.revokedToken(result.tokenId), keys.revokedBefore];
   }
 
   /** Tell the listener, if any; `subject` when the caller has already computed it. */

@@ -12,6 +12,29 @@ function garbage(operation: string): NpUserError {
   return storeFailed(new Error(`store.${operation}() returned a value outside the CodeStore contract`));
 }
 
+/**
+ * Where an in-process store of npuser's own (the memory store) offers its
+ * transaction as a synchronous call: it cannot hang, so it needs no
+ * deadline, and the steps are npuser's own, so they need no defensive copy.
+ * A module's own symbol, never `Symbol.for`: no other store can claim it and
+ * so escape the deadline or the reply checks.
+ * @internal
+ */
+export const INLINE_TRANSACT: unique symbol = Symbol('npuser inline transact');
+
+/** What a store offers under {@link INLINE_TRANSACT}. @internal */
+export interface InlineTransact {
+  /** The store's own `transact` (compared, never called): the inline path is taken only while the store still has it. */
+  readonly transact: unknown;
+  /** The same transaction, run synchronously; throws what `transact` would reject with. */
+  readonly run: (steps: readonly StoreStep[]) => StoreStepResult[];
+}
+
+function inlineOf(store: CodeStore): InlineTransact | undefined {
+  const offered = (store as { [INLINE_TRANSACT]?: unknown })[INLINE_TRANSACT];
+  return typeof offered === 'object' && offered !== null ? (offered as InlineTransact) : undefined;
+}
+
 const isPositive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
 const isPositiveInteger = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -51,11 +74,13 @@ export class GuardedStore {
   readonly #store: CodeStore;
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
+  readonly #inline: InlineTransact | undefined;
 
   constructor(store: CodeStore, timeoutMs: number) {
     this.#store = store;
     this.#timeoutMs = timeoutMs;
     this.#deadlines = new Deadlines(timeoutMs);
+    this.#inline = inlineOf(store);
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -95,6 +120,15 @@ export class GuardedStore {
    */
   async transact(steps: readonly StoreStep[]): Promise<StoreStepResult[]> {
     const store = this.#store;
+    const inline = this.#inline;
+    // Not once the app has replaced the store's transact (a test's spy, a wrapper): then the store is called.
+    if (inline !== undefined && store.transact === inline.transact) {
+      try {
+        return checkTransaction(steps, inline.run(steps));
+      } catch (err) {
+        throw err instanceof NpUserError ? err : storeFailed(err);
+      }
+    }
     if (typeof store.transact !== 'function') return this.#transactOneByOne(steps);
     return this.#call(
       'transact',

@@ -46,20 +46,61 @@ export function deriveKeys(secret: Uint8Array, subjectSecret: Uint8Array | undef
   };
 }
 
+// A KeyObject per key Buffer: OpenSSL then gets the key without it being copied and checked on every call.
+const secretKeys = new WeakMap<Buffer, KeyObject>();
+function secretKeyOf(key: Buffer): KeyObject {
+  let secret = secretKeys.get(key);
+  if (secret === undefined) secretKeys.set(key, (secret = createSecretKey(key)));
+  return secret;
+}
+
 /**
  * HMAC-SHA256 over length-prefixed parts, so `("ab", "c")` and `("a", "bc")`
  * can never collide.
  * @internal
  */
 export function keyedHash(key: Buffer, ...parts: readonly string[]): Buffer {
-  const hmac = createHmac('sha256', key);
+  return keyedHmac(key, parts).digest();
+}
+
+/**
+ * {@link keyedHash} as base64url, straight from OpenSSL: what subjects and
+ * store keys are made of, without a Buffer in between.
+ * @internal
+ */
+export function keyedHashText(key: Buffer, ...parts: readonly string[]): string {
+  return keyedHmac(key, parts).digest('base64url');
+}
+
+const lengthPrefix = (n: number) => String.fromCharCode((n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+
+/**
+ * The HMAC of the parts, fed in one `update` (each is a call into OpenSSL,
+ * and this runs several times per call): one latin1 string when every part
+ * is ASCII (a byte length equal to the length says so), one buffer otherwise.
+ */
+function keyedHmac(key: Buffer, parts: readonly string[]): ReturnType<typeof createHmac> {
+  const hmac = createHmac('sha256', secretKeyOf(key));
+  let text = '';
   for (const part of parts) {
-    const bytes = Buffer.from(part, 'utf8');
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(bytes.length);
-    hmac.update(length).update(bytes);
+    const length = Buffer.byteLength(part, 'utf8');
+    if (length !== part.length) return hmac.update(utf8Input(parts));
+    text += lengthPrefix(length) + part;
   }
-  return hmac.digest();
+  return hmac.update(text, 'latin1');
+}
+
+function utf8Input(parts: readonly string[]): Buffer {
+  let size = 0;
+  for (const part of parts) size += 4 + Buffer.byteLength(part, 'utf8');
+  const input = Buffer.alloc(size);
+  let at = 0;
+  for (const part of parts) {
+    const length = input.write(part, at + 4, 'utf8');
+    input.writeUInt32BE(length, at);
+    at += 4 + length;
+  }
+  return input;
 }
 
 /**

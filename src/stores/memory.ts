@@ -1,4 +1,5 @@
 import { integerOption, functionOption, optionsObject } from '../lib/checks.js';
+import { INLINE_TRANSACT, type InlineTransact } from '../lib/guarded-store.js';
 import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
 import {
   type CheckedStep,
@@ -118,7 +119,17 @@ const SWEEP_INTERVAL_MS = 1000;
 
 // Kinds npuser writes, so a key's kind is one char. Any other rest of a key is
 // stored in full (kind 0), so this list is an optimisation, never a rule.
-const KINDS = ['code', 'cooldown', 'hourly', 'failures', 'client-requests', 'client-verifications', 'revoked', 'attempts:'] as const;
+const KINDS = [
+  'code',
+  'cooldown',
+  'hourly',
+  'failures',
+  'attempts',
+  'client-requests',
+  'client-verifications',
+  'revoked:',
+  'revoked-before',
+] as const;
 
 // base64url digit values by char code (-1: not a base64url digit).
 const SEXTETS = new Int8Array(128).fill(-1);
@@ -346,9 +357,22 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     return at;
   }
 
+  // The `{tag}:` of the last tagged key and its decoded tag: the keys of one
+  // call share their tag, so it is decoded once, and the Map looks up a
+  // string whose hash it already knows.
+  let lastPrefix = '';
+  let lastTag = '';
+
   function place(key: string): Place {
-    const tag = tagOf(key);
-    if (tag === undefined) return { groups: plain, group: key, kind: NO_KIND };
+    let tag: string | undefined;
+    if (lastPrefix !== '' && key.length > TAG_LENGTH + 3 && key.startsWith(lastPrefix)) {
+      tag = lastTag;
+    } else {
+      tag = tagOf(key);
+      if (tag === undefined) return { groups: plain, group: key, kind: NO_KIND };
+      lastPrefix = key.slice(0, TAG_LENGTH + 3);
+      lastTag = tag;
+    }
     return { groups: tagged, group: tag, kind: encodeKind(key.slice(TAG_LENGTH + 3)) };
   }
 
@@ -475,7 +499,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     const staged = new Map<string, Staged>();
     /** What `key` holds at this point of the transaction: the staged write, else the store's live entry. */
     const current = (key: string): (Staged & { readonly value: string }) | undefined => {
-      const change = staged.get(key);
+      const change = staged.size === 0 ? undefined : staged.get(key);
       if (change !== undefined) return change.value === undefined ? undefined : { place: change.place, value: change.value, expiresAt: change.expiresAt };
       const where = place(key);
       const entry = lookup(where, at);
@@ -533,6 +557,8 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
   /** Run one step: what the single methods are. */
   const one = (step: CheckedStep): StoreStepResult => run([step])[0];
 
+  const transact = (steps: readonly StoreStep[]): Promise<StoreStepResult[]> => settle(() => run(checkSteps(WHO, steps)));
+
   const store: MemoryCodeStore = {
     get size() {
       return held;
@@ -586,8 +612,12 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     increment: (key, ttlMs) =>
       settle(() => one({ op: 'increment', key: checkKey(WHO, key), ttlMs: checkTtl(WHO, ttlMs), stopIfCountAbove: undefined }) as StoreCounter),
 
-    transact: (steps) => settle(() => run(checkSteps(WHO, steps))),
+    transact,
   };
+
+  // npuser's own steps, run inline by its GuardedStore: no promise, no deadline (nothing here can hang).
+  const inline: InlineTransact = { transact, run: (steps) => run(steps.map(trustedStep)) };
+  Object.defineProperty(store, INLINE_TRANSACT, { value: inline });
 
   hooks.set(store, (key) => {
     const where = place(checkKey(WHO, key));
@@ -603,6 +633,21 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     return true;
   });
   return store;
+}
+
+/** A step npuser built itself, in the shape `run` takes, without the defensive copy and checks of `checkSteps`. */
+function trustedStep(step: StoreStep): CheckedStep {
+  switch (step.op) {
+    case 'get':
+      return { op: 'get', key: step.key, stopIfPresent: step.stopIfPresent === true, stopIfCountAtLeast: step.stopIfCountAtLeast };
+    case 'increment':
+      return { op: 'increment', key: step.key, ttlMs: step.ttlMs, stopIfCountAbove: step.stopIfCountAbove };
+    case 'consume':
+      return { op: 'consume', key: step.key, expected: step.expected };
+    case 'set':
+    case 'delete':
+      return step;
+  }
 }
 
 function settle<T>(operation: () => T): Promise<T> {
