@@ -2,11 +2,12 @@ import { NpUserError, isNpUserError } from './errors.js';
 import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
 import { NO_CODE_RECORD, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
 import { checkContext } from './lib/context.js';
-import { withDeadline } from './lib/deadline.js';
+import { Deadlines } from './lib/deadline.js';
 import { RecentDurations, sleep } from './lib/durations.js';
 import { canonicalEmail } from './lib/email.js';
 import { GuardedStore } from './lib/guarded-store.js';
 import { LRUCache } from 'lru-cache';
+import { Doorkeeper } from './lib/doorkeeper.js';
 import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, keyedHashText, randomId } from './lib/keys.js';
 import { DAY_MS, HOUR_MS, type Limit, addressLock, attemptSpend, cooldownPeek, refusalOf, windowSpend } from './lib/limits.js';
 import { redactError } from './lib/redact.js';
@@ -32,6 +33,9 @@ import type {
   ValidateTokenResult,
   VerifyCodeResult,
 } from './types.js';
+
+// Subjects whose store keys an NpUser keeps: about 250 bytes each.
+const SUBJECT_CACHE_SIZE = 4096;
 
 /**
  * Passwordless sign-in by emailed one-time code.
@@ -59,6 +63,8 @@ export class NpUser implements NpUserApi {
   readonly #keys: DerivedKeys;
   readonly #store: GuardedStore;
   readonly #mailer: Mailer;
+  // Sends in flight, under one timer rather than one each.
+  readonly #mailDeadlines: Deadlines;
   readonly #token: TokenSettings;
   // Compared against when no code is pending, so that path costs what a real comparison costs.
   readonly #decoyDigest: Buffer;
@@ -66,8 +72,10 @@ export class NpUser implements NpUserApi {
   readonly #sendDurations = new RecentDurations();
   // validateToken calls in flight.
   #validating = 0;
-  // Subjects' store keys, each a keyed hash: a user's next token needs no new one. Subjects are pseudonyms, never addresses.
-  readonly #subjectKeyCache = new LRUCache<string, SubjectKeys>({ max: 4096 });
+  // Subjects' store keys, each a keyed hash: a user's next token needs no new one. Subjects are
+  // pseudonyms, never addresses. A subject is cached the second time it is seen.
+  readonly #subjectKeyCache = new LRUCache<string, SubjectKeys>({ max: SUBJECT_CACHE_SIZE });
+  readonly #subjectDoor = new Doorkeeper(2 * SUBJECT_CACHE_SIZE);
 
   /**
    * @throws TypeError when an option is missing, of the wrong type or out of
@@ -79,6 +87,7 @@ export class NpUser implements NpUserApi {
     this.#keys = deriveKeys(resolved.secret, resolved.subjectSecret);
     this.#store = new GuardedStore(resolved.store ?? memoryCodeStore({ now: resolved.now }), resolved.storeTimeoutMs);
     this.#mailer = resolved.mailer ?? consoleMailer();
+    this.#mailDeadlines = new Deadlines(resolved.mailerTimeoutMs);
     this.#token = tokenSettings({
       hmacKey: this.#keys.signing,
       signingKeys: resolved.signingKeys,
@@ -482,10 +491,10 @@ export class NpUser implements NpUserApi {
   async #send(message: CodeMessage): Promise<void> {
     const started = performance.now();
     const timeoutMs = this.#options.mailerTimeoutMs;
-    await withDeadline((signal) => this.#mailer.send(message, { signal }), {
-      timeoutMs,
-      onTimeout: () => Object.assign(new Error(`mailer did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' }),
-    });
+    await this.#mailDeadlines.run(
+      (options) => this.#mailer.send(message, options),
+      () => Object.assign(new Error(`mailer did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' }),
+    );
     this.#sendDurations.record(performance.now() - started);
   }
 
@@ -520,11 +529,13 @@ export class NpUser implements NpUserApi {
   }
 
   #subjectKeys(subject: string): SubjectKeys {
-    let keys = this.#subjectKeyCache.get(subject);
-    if (keys === undefined) {
-      keys = subjectKeys(this.#keys.storeKey, this.#options.audience, subject);
-      this.#subjectKeyCache.set(subject, keys);
-    }
+    const cached = this.#subjectKeyCache.get(subject);
+    if (cached !== undefined) return cached;
+    const keys = subjectKeys(this.#keys.storeKey, this.#options.audience, subject);
+    // A subject is base64url of an HMAC: its first characters are random bits enough.
+    const slot = subject.charCodeAt(0) | (subject.charCodeAt(1) << 7) | (subject.charCodeAt(2) << 14);
+    const mark = subject.charCodeAt(3) | (subject.charCodeAt(4) << 7) | (subject.charCodeAt(5) << 14) | (subject.charCodeAt(6) << 21);
+    if (this.#subjectDoor.seenBefore(slot, mark)) this.#subjectKeyCache.set(subject, keys);
     return keys;
   }
 

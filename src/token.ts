@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { NpUserError } from './errors.js';
+import { Doorkeeper } from './lib/doorkeeper.js';
 import { type JwsAlgorithm, decodeSegment, encodeSegment, parseJsonObject, signInput, utf8Text, verifyInPool, verifyInput } from './lib/jws.js';
 import { randomId } from './lib/keys.js';
 import type { ResolvedSigningKey } from './lib/signing-keys.js';
@@ -98,13 +99,8 @@ export interface TokenSettings extends TokenSettingsInit {
   readonly knownHeaders: ReadonlyMap<string, VerificationKey>;
   /** Verified tokens by their exact text; undefined when caching is off. */
   readonly verified: LRUCache<string, CachedToken> | undefined;
-  /**
-   * The cache's doorkeeper: 32 bits of the signature of the last token
-   * verified, per slot. A token enters the cache the second time it is
-   * verified, so the many tokens a busy service sees once cost the cache
-   * nothing (no copy, no eviction) and cannot push out those seen again.
-   */
-  readonly seen: Int32Array;
+  /** A token enters the cache the second time it is verified (its signature's bits say which). */
+  readonly door: Doorkeeper;
 }
 
 /**
@@ -137,7 +133,7 @@ export function tokenSettings(init: TokenSettingsInit): TokenSettings {
     signer,
     knownHeaders,
     verified: size > 0 ? new LRUCache<string, CachedToken>({ max: size }) : undefined,
-    seen: new Int32Array(size > 0 ? 2 ** Math.ceil(Math.log2(size * 2)) : 1),
+    door: new Doorkeeper(2 * size),
   };
 }
 
@@ -286,19 +282,6 @@ function checkTimes({ now, tolerance, maxAge }: Clock, iat: number, exp: number,
   if (age < -tolerance) throw invalidToken();
 }
 
-/**
- * Whether a token with this (verified, so unpredictable) signature was
- * probably verified lately; remembers it either way. Two tokens sharing a
- * slot and 32 bits say yes wrongly, which only caches a valid token early.
- */
-function seenBefore(seen: Int32Array, signature: Buffer): boolean {
-  const slot = signature.readUInt16LE(4) & (seen.length - 1);
-  const mark = signature.readInt32LE(0);
-  if (seen[slot] === mark) return true;
-  seen[slot] = mark;
-  return false;
-}
-
 function resultOf(token: CachedToken, claims: Record<string, unknown>): ValidateTokenResult {
   return {
     subject: token.subject,
@@ -389,7 +372,8 @@ function checkClaims(settings: TokenSettings, token: string, valid: boolean, byt
   }
 
   const verified: CachedToken = { payload: text as string, subject: sub, tokenId: jti, iat, exp, nbf, authTime, memo: {} };
-  if (settings.verified !== undefined && seenBefore(settings.seen, signature)) {
+  // A verified signature is unpredictable bits: where they fall says which token it is.
+  if (settings.verified !== undefined && settings.door.seenBefore(signature.readUInt16LE(4), signature.readInt32LE(0))) {
     // A copy of the text for the key: the caller's string may be a slice of a larger one (a whole Cookie header).
     settings.verified.set(Buffer.from(token, 'latin1').toString('latin1'), verified);
   }

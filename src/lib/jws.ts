@@ -9,6 +9,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { type KeyObject, createHmac, sign, timingSafeEqual, verify } from 'node:crypto';
+import { digestBuffer } from './keys.js';
 
 /** The algorithms npuser signs with. @internal */
 export type JwsAlgorithm = 'HS256' | 'EdDSA' | 'ES256';
@@ -92,7 +93,7 @@ export function verifyInput(alg: JwsAlgorithm, key: KeyObject, input: string, si
   try {
     switch (alg) {
       case 'HS256':
-        return signature.length === 32 && timingSafeEqual(createHmac('sha256', key).update(input, 'latin1').digest(), signature);
+        return signature.length === 32 && timingSafeEqual(digestBuffer(createHmac('sha256', key).update(input, 'latin1')), signature);
       case 'EdDSA':
         return verify(null, Buffer.from(input, 'latin1'), key, signature);
       case 'ES256':
