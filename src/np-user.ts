@@ -314,8 +314,12 @@ export class NpUser implements NpUserApi {
     try {
       const { result, memo } = await verifyToken(this.#token, token, this.#now(), maxTokenAgeSeconds, this.#validating > 1);
       if (this.#options.checkRevocation) {
-        // The keys are hashes of the subject and the jti: derived once per token while it stays cached.
-        const [tokenKey, subjectKey] = (memo.revocationKeys ??= this.#revocationKeys(result));
+        const subjectKeys = this.#subjectKeys(result.subject);
+        // Both marks share the subject's tag: when the store can tell it holds nothing under it (the
+        // memory store, for every subject never revoked), nothing is revoked, and the jti needs no hash.
+        if (!this.#store.mayHoldTag(subjectKeys.revokedBefore)) return result;
+        // The jti's key is a hash too: derived once per token while it stays cached.
+        const [tokenKey, subjectKey] = (memo.revocationKeys ??= [subjectKeys.revokedToken(result.tokenId), subjectKeys.revokedBefore]);
         const [revoked, revokedBefore] = (await this.#store.transact([
           { op: 'get', key: tokenKey },
           { op: 'get', key: subjectKey },
@@ -539,10 +543,6 @@ export class NpUser implements NpUserApi {
     return keys;
   }
 
-  #revocationKeys(result: ValidateTokenResult): readonly [string, string] {
-    const keys = this.#subjectKeys(result.subject);
-    return [keys.revokedToken(result.tokenId), keys.revokedBefore];
-  }
 
   /** Tell the listener, if any; `subject` when the caller has already computed it. */
   #emit(type: NpUserEventType, reason: NpUserEventReason, address: string, subject?: string): void {

@@ -28,6 +28,11 @@ export interface InlineTransact {
   readonly transact: unknown;
   /** The same transaction, run synchronously; throws what `transact` would reject with. */
   readonly run: (steps: readonly StoreStep[]) => StoreStepResult[];
+  /**
+   * Whether the store holds any entry, live or expired, under the hash tag
+   * of `key` (the `{…}` npuser's keys start with); true for a key without one.
+   */
+  readonly holdsTag: (key: string) => boolean;
 }
 
 function inlineOf(store: CodeStore): InlineTransact | undefined {
@@ -111,6 +116,22 @@ export class GuardedStore {
 
   async increment(key: string, ttlMs: number): Promise<StoreCounter> {
     return this.#call('increment', () => this.#store.increment(key, ttlMs), checkCounter);
+  }
+
+  /**
+   * False only when the store can tell at once, without a call, that it holds
+   * nothing at all under the hash tag of `key` (the in-process store can): then
+   * every key of that tag reads as missing, and the caller may skip the work
+   * of naming the others. True otherwise, and always for any other store.
+   */
+  mayHoldTag(key: string): boolean {
+    const inline = this.#inline;
+    if (inline === undefined || this.#store.transact !== inline.transact) return true;
+    try {
+      return inline.holdsTag(key);
+    } catch {
+      return true;
+    }
   }
 
   /**

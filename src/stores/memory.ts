@@ -215,10 +215,21 @@ function varint(n: number): string {
 }
 
 /** Where one key lives: its Map, its group's key in it, and its encoded kind. */
-interface Place {
-  readonly groups: Map<string, string>;
-  readonly group: string;
-  readonly kind: string;
+class Place {
+  #kind: string | undefined;
+
+  constructor(
+    readonly groups: Map<string, string>,
+    readonly group: string,
+    /** The whole key, for a key of a tagged group; undefined for a plain one (its own group). */
+    readonly key: string | undefined,
+  ) {}
+
+  /** Made when first asked for: a read of a group that does not exist never needs it. */
+  get kind(): string {
+    this.#kind ??= this.key === undefined ? NO_KIND : encodeKind(this.key.slice(TAG_LENGTH + 3));
+    return this.#kind;
+  }
 }
 
 /** One record of a group, as positions in the group string. */
@@ -261,19 +272,17 @@ function flatCopy(text: string): string {
 
 const KIND_FIELDS = new Map<string, string>(KINDS.map((kind, index) => [kind, `${String.fromCharCode(index + 1)}\u0000`]));
 
+// Kinds that end in ':' are prefixes (`revoked:<id>`): the rest after them is stored.
+const PREFIX_KINDS = KINDS.flatMap((kind, index) => (kind.endsWith(':') ? [[kind, String.fromCharCode(index + 1)] as const] : []));
+
+/** A known kind as its one char and an empty rest; a known prefix as its char and the rest; anything else whole. */
 function encodeKind(rest: string): string {
   const known = KIND_FIELDS.get(rest);
   if (known !== undefined) return known;
-  let code = 0;
-  let prefix = '';
-  for (const [index, kind] of KINDS.entries()) {
-    if (kind.length > prefix.length && rest.startsWith(kind)) {
-      code = index + 1;
-      prefix = kind;
-    }
+  for (const [prefix, code] of PREFIX_KINDS) {
+    if (rest.startsWith(prefix)) return code + varint(rest.length - prefix.length) + rest.slice(prefix.length);
   }
-  const remainder = rest.slice(prefix.length);
-  return String.fromCharCode(code) + varint(remainder.length) + remainder;
+  return NO_KIND.charAt(0) + varint(rest.length) + rest;
 }
 
 function decodeKind(group: string, pos: number, view: RecordView): string {
@@ -367,11 +376,11 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
       tag = lastTag;
     } else {
       tag = tagOf(key);
-      if (tag === undefined) return { groups: plain, group: key, kind: NO_KIND };
+      if (tag === undefined) return new Place(plain, key, undefined);
       lastPrefix = key.slice(0, TAG_LENGTH + 3);
       lastTag = tag;
     }
-    return { groups: tagged, group: tag, kind: encodeKind(key.slice(TAG_LENGTH + 3)) };
+    return new Place(tagged, tag, key);
   }
 
   /** The live entry at `where`, or undefined. Never changes the store. */
@@ -531,11 +540,11 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     return group;
   }
 
-  /** Give the record of `kind` in `group` a value and an expiry: in its own place, or last in the group. */
-  function write(group: Touched, kind: string, record: Rec | undefined, value: string | undefined, expiresAt: number): void {
+  /** Give the record of `where` in `group` a value and an expiry: in its own place, or last in the group. */
+  function write(group: Touched, where: Place, record: Rec | undefined, value: string | undefined, expiresAt: number): void {
     group.dirty = true;
     if (record === undefined) {
-      if (value !== undefined) group.records.push({ kind, expiresAt, value });
+      if (value !== undefined) group.records.push({ kind: where.kind, expiresAt, value });
       return;
     }
     record.value = value;
@@ -554,12 +563,14 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     for (const step of steps) {
       const where = place(step.key);
       const group = touch(touched, where);
-      const { kind } = where;
       let record: Rec | undefined;
-      for (const r of group.records) {
-        if (r.kind === kind) {
-          record = r;
-          break;
+      if (group.records.length > 0) {
+        const { kind } = where;
+        for (const r of group.records) {
+          if (r.kind === kind) {
+            record = r;
+            break;
+          }
         }
       }
       const value = record !== undefined && isLive(record.expiresAt, at) ? record.value : undefined;
@@ -570,22 +581,22 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
           break;
         case 'increment':
           if (value === undefined) {
-            write(group, kind, record, '1', at + step.ttlMs);
+            write(group, where, record, '1', at + step.ttlMs);
             result = { count: 1, ttlMs: step.ttlMs } satisfies StoreCounter;
           } else {
             const { expiresAt } = record as Rec;
             const count = counterValue(WHO, value) + 1;
             // The counter keeps the expiry it was created with.
-            write(group, kind, record, String(count), expiresAt);
+            write(group, where, record, String(count), expiresAt);
             result = { count, ttlMs: expiresAt - at } satisfies StoreCounter;
           }
           break;
         case 'set':
-          write(group, kind, record, step.value, at + step.ttlMs);
+          write(group, where, record, step.value, at + step.ttlMs);
           result = undefined;
           break;
         case 'delete':
-          write(group, kind, record, undefined, 0);
+          write(group, where, record, undefined, 0);
           result = undefined;
           break;
         case 'consume':
@@ -594,7 +605,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
             result = undefined;
           } else {
             result = value;
-            write(group, kind, record, undefined, 0);
+            write(group, where, record, undefined, 0);
           }
           break;
       }
@@ -668,7 +679,14 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
 
   // npuser's own steps, run inline by its GuardedStore: no promise, no deadline (nothing here can hang).
   // npuser's steps already read as `run` reads checked ones: a stop condition left out is one that is not set.
-  const inline: InlineTransact = { transact, run: (steps) => run(steps as readonly CheckedStep[]) };
+  const inline: InlineTransact = {
+    transact,
+    run: (steps) => run(steps as readonly CheckedStep[]),
+    holdsTag: (key) => {
+      const where = place(key);
+      return where.key === undefined || tagged.has(where.group);
+    },
+  };
   Object.defineProperty(store, INLINE_TRANSACT, { value: inline });
 
   hooks.set(store, (key) => {
