@@ -12,6 +12,18 @@ import { createHmac, randomBytes, sign, timingSafeEqual, verify } from 'node:cry
  */
 
 /**
+ * A JSON object's members.
+ * @param {string} text
+ * @returns {Record<string, unknown>}
+ */
+function jsonObject(text) {
+  /** @type {unknown} */
+  const value = JSON.parse(text);
+  if (typeof value !== 'object' || value === null) throw new Error('not a JSON object');
+  return /** @type {Record<string, unknown>} */ (value);
+}
+
+/**
  * The signature of `input` with `key`, as base64url.
  * @param {Algorithm} alg @param {KeyObject} key @param {string} input
  */
@@ -44,8 +56,7 @@ export function verifyWith(alg, key, input, signature) {
  */
 export function tokenMinter(template, alg, key) {
   const [header = '', payload = ''] = template.split('.');
-  /** @type {Record<string, unknown>} */
-  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  const claims = jsonObject(Buffer.from(payload, 'base64url').toString('utf8'));
   return (sub) => {
     claims.sub = sub;
     claims.jti = randomBytes(16).toString('base64url');
@@ -72,11 +83,10 @@ export function baselineVerifier(alg, key) {
     const a = token.indexOf('.');
     const b = token.indexOf('.', a + 1);
     if (a < 0 || b < 0 || token.includes('.', b + 1)) throw new Error('not three segments');
-    const header = JSON.parse(Buffer.from(token.slice(0, a), 'base64url').toString('utf8'));
+    const header = jsonObject(Buffer.from(token.slice(0, a), 'base64url').toString('utf8'));
     if (header.alg !== alg || header.typ !== 'npuser+jwt' || header.crit !== undefined) throw new Error('bad header');
     if (!verifyWith(alg, key, token.slice(0, b), Buffer.from(token.slice(b + 1), 'base64url'))) throw new Error('bad signature');
-    /** @type {Record<string, unknown>} */
-    const claims = JSON.parse(Buffer.from(token.slice(a + 1, b), 'base64url').toString('utf8'));
+    const claims = jsonObject(Buffer.from(token.slice(a + 1, b), 'base64url').toString('utf8'));
     const now = Math.floor(Date.now() / 1000);
     const { iss, aud, sub, jti, iat, exp } = claims;
     if (iss !== 'npuser' || aud !== 'npuser' || typeof sub !== 'string' || typeof jti !== 'string') throw new Error('bad claims');

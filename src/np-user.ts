@@ -271,7 +271,7 @@ export class NpUser implements NpUserApi {
     if (taken !== (entry as StoreEntry).value) throw new NpUserError('ERR_NPUSER_INVALID_CODE');
 
     this.#emit('code.verified', 'verified', address, subject);
-    await o.onSignIn?.({ subject, email: address });
+    if (o.onSignIn !== undefined) await o.onSignIn({ subject, email: address });
     return { token, subject, email: address, expiresAt };
   }
 

@@ -91,6 +91,9 @@ export interface VerifiedToken {
 export interface TokenSettings extends TokenSettingsInit {
   /** The key, algorithm and header segment new tokens are signed with. */
   readonly signer: VerificationKey & { readonly header: string };
+  /** `issuer` and `audience` as JSON strings, as every payload carries them. */
+  readonly issuerJson: string;
+  readonly audienceJson: string;
   /**
    * The header segments npuser writes, each with the key that verifies it: a
    * token carrying one of them needs no header parsing (the same bytes parse
@@ -131,6 +134,8 @@ export function tokenSettings(init: TokenSettingsInit): TokenSettings {
   return {
     ...init,
     signer,
+    issuerJson: JSON.stringify(init.issuer),
+    audienceJson: JSON.stringify(init.audience),
     knownHeaders,
     verified: size > 0 ? new LRUCache<string, CachedToken>({ max: size }) : undefined,
     door: new Doorkeeper(2 * size),
@@ -157,9 +162,24 @@ export interface ClaimOptions {
  * object or names a registered claim.
  * @internal
  */
-export async function signInClaims(options: ClaimOptions, subject: string, email: string): Promise<Record<string, unknown>> {
+export function signInClaims(
+  options: ClaimOptions,
+  subject: string,
+  email: string,
+): Record<string, unknown> | Promise<Record<string, unknown>> {
+  // No callback, nothing to wait for: the claims at once, without a promise.
+  if (options.tokenClaims === undefined) return withEmail(options, {}, email);
+  return appClaims(options, options.tokenClaims, subject, email);
+}
+
+async function appClaims(
+  options: ClaimOptions,
+  tokenClaims: NonNullable<ClaimOptions['tokenClaims']>,
+  subject: string,
+  email: string,
+): Promise<Record<string, unknown>> {
   const claims: Record<string, unknown> = {};
-  const fromApp: unknown = options.tokenClaims ? await options.tokenClaims({ subject, email }) : undefined;
+  const fromApp: unknown = await tokenClaims({ subject, email });
   if (fromApp !== undefined) {
     if (typeof fromApp !== 'object' || fromApp === null || Array.isArray(fromApp)) {
       throw new TypeError('npuser: options.tokenClaims must return a plain object');
@@ -169,6 +189,10 @@ export async function signInClaims(options: ClaimOptions, subject: string, email
       claims[name] = value;
     }
   }
+  return withEmail(options, claims, email);
+}
+
+function withEmail(options: ClaimOptions, claims: Record<string, unknown>, email: string): Record<string, unknown> {
   if (options.includeEmail) {
     claims.email = email;
     claims.email_verified = true;
@@ -212,20 +236,25 @@ export function signToken(
   const issuedAt = Math.floor(nowMs / 1000);
   const expiresAt = Math.min(issuedAt + settings.ttlSeconds, authTimeSeconds + settings.maxSessionSeconds);
   if (!Number.isFinite(issuedAt) || !Number.isFinite(expiresAt)) throw new TypeError('npuser: token times must be finite');
-  // A clone, as jose makes one: what the app's object does later changes nothing, and what
-  // cannot be cloned is refused here rather than silently dropped by JSON.
-  const claims: Record<string, unknown> =
-    Object.keys(extraClaims).length === 0
-      ? { auth_time: authTimeSeconds }
-      : structuredClone({ ...extraClaims, auth_time: authTimeSeconds });
-  claims.iss = settings.issuer;
-  claims.aud = settings.audience;
-  claims.sub = subject;
-  claims.iat = issuedAt;
-  claims.exp = expiresAt;
-  claims.jti = randomId(16);
+  const jti = randomId(16);
+  let json: string;
+  if (Object.keys(extraClaims).length === 0) {
+    // What JSON.stringify writes for these claims in this order (numbers are finite integers), without the object.
+    json = `{"auth_time":${authTimeSeconds},"iss":${settings.issuerJson},"aud":${settings.audienceJson},"sub":${JSON.stringify(subject)},"iat":${issuedAt},"exp":${expiresAt},"jti":"${jti}"}`;
+  } else {
+    // A clone, as jose makes one: what the app's object does later changes nothing, and what
+    // cannot be cloned is refused here rather than silently dropped by JSON.
+    const claims: Record<string, unknown> = structuredClone({ ...extraClaims, auth_time: authTimeSeconds });
+    claims.iss = settings.issuer;
+    claims.aud = settings.audience;
+    claims.sub = subject;
+    claims.iat = issuedAt;
+    claims.exp = expiresAt;
+    claims.jti = jti;
+    json = JSON.stringify(claims);
+  }
   const { alg, key, header } = settings.signer;
-  const input = `${header}.${encodeSegment(JSON.stringify(claims))}`;
+  const input = `${header}.${encodeSegment(json)}`;
   const token = `${input}.${signInput(alg, key, input)}`;
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new TypeError(`npuser: the token's claims make it longer than ${MAX_TOKEN_LENGTH} characters; validation would refuse it`);
