@@ -70,6 +70,62 @@ figures.push({
   }),
 });
 
+// The memory store's transactions as npuser runs them (inline, without a promise), on fresh keys of the
+// shape npuser makes: what the store operations of a sign-in cost in the store itself.
+{
+  const STORE_RATE = 400_000;
+  const size = Math.ceil((STORE_RATE * ROUND_MS) / 1000);
+  const tags = () => Array.from({ length: size }, () => `{${randomBytes(32).toString('base64url')}}`);
+  const record = `v1.${randomBytes(12).toString('base64url')}.${String(Date.now() + 600_000)}.${randomBytes(32).toString('base64url')}`;
+  /** @param {string} t @returns {import('npuser').StoreStep[]} */
+  const requestSteps = (t) => [
+    { op: 'get', key: `${t}:failures`, stopIfCountAtLeast: 10 },
+    { op: 'get', key: `${t}:cooldown`, stopIfPresent: true },
+    { op: 'increment', key: `${t}:cooldown`, ttlMs: 60_000, stopIfCountAbove: 1 },
+    { op: 'increment', key: `${t}:hourly`, ttlMs: 3_600_000, stopIfCountAbove: 5 },
+    { op: 'delete', key: `${t}:attempts` },
+    { op: 'set', key: `${t}:code`, value: record, ttlMs: 600_000 },
+  ];
+  /** @param {import('npuser').MemoryCodeStore} store */
+  const inline = (store) => {
+    const symbol = Object.getOwnPropertySymbols(store).find((s) => s.description === 'npuser inline transact');
+    const offered = /** @type {{ run: (steps: import('npuser').StoreStep[]) => unknown[] } | undefined} */ (symbol && /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (store))[symbol]);
+    if (offered === undefined) throw new Error('the memory store offers no inline transact');
+    return offered.run;
+  };
+  let requestTags = tags();
+  const run = inline(memoryCodeStore(STORE));
+  figures.push({
+    name: 'memoryCodeStore: requestCode transaction',
+    prepare: () => {
+      requestTags = tags();
+    },
+    round: syncRound((i) => run(requestSteps(/** @type {string} */ (requestTags[i % size])))),
+  });
+  let verifyTags = tags();
+  let verifyRun = inline(memoryCodeStore(STORE));
+  figures.push({
+    name: 'memoryCodeStore: verifyCode transactions',
+    prepare: () => {
+      verifyTags = tags();
+      verifyRun = inline(memoryCodeStore(STORE));
+      for (const t of verifyTags) verifyRun(requestSteps(t));
+    },
+    round: syncRound((i) => {
+      const t = /** @type {string} */ (verifyTags[i % size]);
+      verifyRun([
+        { op: 'get', key: `${t}:failures`, stopIfCountAtLeast: 10 },
+        { op: 'get', key: `${t}:code` },
+        { op: 'increment', key: `${t}:attempts`, ttlMs: 600_000, stopIfCountAbove: 5 },
+      ]);
+      verifyRun([
+        { op: 'consume', key: `${t}:code`, expected: record },
+        { op: 'delete', key: `${t}:attempts` },
+      ]);
+    }),
+  });
+}
+
 // --- tokens ---------------------------------------------------------------
 // Every "distinct tokens" round validates tokens the NpUser has never seen:
 // a new NpUser per round (empty caches), and a pool of tokens for one round.
