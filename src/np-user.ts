@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { NpUserError, isNpUserError } from './errors.js';
 import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
 import { NO_CODE_RECORD, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
@@ -6,7 +7,6 @@ import { Deadlines } from './lib/deadline.js';
 import { RecentDurations, sleep } from './lib/durations.js';
 import { canonicalEmail } from './lib/email.js';
 import { GuardedStore } from './lib/guarded-store.js';
-import { LRUCache } from 'lru-cache';
 import { Doorkeeper } from './lib/doorkeeper.js';
 import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, keyedHashText, randomId } from './lib/keys.js';
 import { DAY_MS, HOUR_MS, type Limit, addressLock, attemptSpend, cooldownPeek, refusalOf, windowSpend } from './lib/limits.js';
@@ -542,7 +542,6 @@ export class NpUser implements NpUserApi {
     if (this.#subjectDoor.seenBefore(slot, mark)) this.#subjectKeyCache.set(subject, keys);
     return keys;
   }
-
 
   /** Tell the listener, if any; `subject` when the caller has already computed it. */
   #emit(type: NpUserEventType, reason: NpUserEventReason, address: string, subject?: string): void {

@@ -108,17 +108,21 @@ const SWEEP_INTERVAL_MS = 1000;
 // flat string packing every entry of the tag:
 //
 //   record := kind expiry length value
-//   kind   := one char naming a known kind prefix (0: none), a length, the rest
+//   kind   := one char naming a known kind (0: none), a length, the rest of
+//             the key after it (empty but for a prefix kind such as `revoked:`)
 //   expiry := the expiry in ms since the epoch: 6 bytes (see encodeExpiry)
 //   length := a base-128 varint, one char per 7 bits
 //
 // Every char is 0–255, so the string is one byte per char unless a value
-// itself holds wider characters. A pending code then takes about 200 bytes.
+// itself holds wider characters. A pending code then takes about 210 bytes.
 // Keys of any other shape are kept whole, one group each, in a second Map.
+// A transaction decodes each group it touches once, works on the decoded
+// records, and encodes and stores the groups it wrote once, at the end.
 // ---------------------------------------------------------------------------
 
-// Kinds npuser writes, so a key's kind is one char. Any other rest of a key is
-// stored in full (kind 0), so this list is an optimisation, never a rule.
+// Kinds npuser writes, so a key's kind is one char; those ending in ':' are
+// prefixes. Any other rest of a key is stored in full (kind 0), so this list
+// is an optimisation, never a rule, and the encoding lives only in memory.
 const KINDS = [
   'code',
   'cooldown',
@@ -215,21 +219,18 @@ function varint(n: number): string {
 }
 
 /** Where one key lives: its Map, its group's key in it, and its encoded kind. */
-class Place {
-  #kind: string | undefined;
+interface Place {
+  readonly groups: Map<string, string>;
+  readonly group: string;
+  /** The whole key, for a key of a tagged group; undefined for a plain one (its own group). */
+  readonly key: string | undefined;
+  /** Its encoded kind, once {@link kindOf} has made it: a read of a group that does not exist never needs it. */
+  kind: string | undefined;
+}
 
-  constructor(
-    readonly groups: Map<string, string>,
-    readonly group: string,
-    /** The whole key, for a key of a tagged group; undefined for a plain one (its own group). */
-    readonly key: string | undefined,
-  ) {}
-
-  /** Made when first asked for: a read of a group that does not exist never needs it. */
-  get kind(): string {
-    this.#kind ??= this.key === undefined ? NO_KIND : encodeKind(this.key.slice(TAG_LENGTH + 3));
-    return this.#kind;
-  }
+function kindOf(where: Place): string {
+  where.kind ??= where.key === undefined ? NO_KIND : encodeKind(where.key.slice(TAG_LENGTH + 3));
+  return where.kind;
 }
 
 /** One record of a group, as positions in the group string. */
@@ -376,11 +377,11 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
       tag = lastTag;
     } else {
       tag = tagOf(key);
-      if (tag === undefined) return new Place(plain, key, undefined);
+      if (tag === undefined) return { groups: plain, group: key, key: undefined, kind: NO_KIND };
       lastPrefix = key.slice(0, TAG_LENGTH + 3);
       lastTag = tag;
     }
-    return new Place(tagged, tag, key);
+    return { groups: tagged, group: tag, key, kind: undefined };
   }
 
   /** The live entry at `where`, or undefined. Never changes the store. */
@@ -389,7 +390,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     if (group === undefined) return undefined;
     for (let pos = 0; pos < group.length; pos = view.end) {
       readRecord(group, pos, view);
-      if (view.kindEnd - pos === where.kind.length && group.startsWith(where.kind, pos)) {
+      if (view.kindEnd - pos === kindOf(where).length && group.startsWith(kindOf(where), pos)) {
         return isLive(view.expiresAt, at) ? { value: group.slice(view.valueStart, view.end), expiresAt: view.expiresAt } : undefined;
       }
     }
@@ -544,7 +545,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
   function write(group: Touched, where: Place, record: Rec | undefined, value: string | undefined, expiresAt: number): void {
     group.dirty = true;
     if (record === undefined) {
-      if (value !== undefined) group.records.push({ kind: where.kind, expiresAt, value });
+      if (value !== undefined) group.records.push({ kind: kindOf(where), expiresAt, value });
       return;
     }
     record.value = value;
@@ -565,7 +566,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
       const group = touch(touched, where);
       let record: Rec | undefined;
       if (group.records.length > 0) {
-        const { kind } = where;
+        const kind = kindOf(where);
         for (const r of group.records) {
           if (r.kind === kind) {
             record = r;
@@ -683,6 +684,8 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     transact,
     run: (steps) => run(steps as readonly CheckedStep[]),
     holdsTag: (key) => {
+      // The clock as a transaction reads it: a store whose clock is broken fails the same way here.
+      clock();
       const where = place(key);
       return where.key === undefined || tagged.has(where.group);
     },
@@ -697,7 +700,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     if (entry === undefined || group === undefined) return false;
     // At the clock's -Infinity nothing finite has expired: the group is rewritten as it was, but for this entry.
     const change: Staged = { place: where, value: entry.value, expiresAt: Number.POSITIVE_INFINITY };
-    const [next, records] = rebuild(group, new Map([[where.kind, change]]), Number.NEGATIVE_INFINITY);
+    const [next, records] = rebuild(group, new Map([[kindOf(where), change]]), Number.NEGATIVE_INFINITY);
     held += records - countRecords(group);
     where.groups.set(where.group, next);
     return true;

@@ -66,6 +66,10 @@ describe('GuardedStore and the memory store', () => {
     // A key without an npuser tag is its own group: the store cannot tell without looking it up.
     expect(guarded.mayHoldTag('plain')).toBe(true);
     expect(new GuardedStore({ ...store }, 1000).mayHoldTag(`{${'B'.repeat(42)}A}:code`)).toBe(true);
+    // A store whose clock is broken cannot answer either: the transaction that follows fails closed.
+    const broken = new GuardedStore(memoryCodeStore({ now: () => Number.NaN }), 1000);
+    expect(broken.mayHoldTag(`${TAG}:code`)).toBe(true);
+    await rejectsWith(broken.transact([{ op: 'get', key: `${TAG}:code` }]), 'ERR_NPUSER_STORE_FAILED');
   });
 
   it('an expired entry still counts as held until it is removed: the answer is the transaction’s, never a guess', async () => {
