@@ -1,20 +1,22 @@
+import { LRUCache } from 'lru-cache';
 import { NpUserError, isNpUserError } from './errors.js';
 import { checkGeneratedCode, normalizeSubmittedCode, randomCode } from './lib/code.js';
 import { NO_CODE_RECORD, parseCodeRecord, serializeCodeRecord } from './lib/code-record.js';
 import { checkContext } from './lib/context.js';
-import { withDeadline } from './lib/deadline.js';
+import { Deadlines } from './lib/deadline.js';
 import { RecentDurations, sleep } from './lib/durations.js';
 import { canonicalEmail } from './lib/email.js';
 import { GuardedStore } from './lib/guarded-store.js';
-import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, randomId } from './lib/keys.js';
+import { Doorkeeper } from './lib/doorkeeper.js';
+import { type DerivedKeys, deriveKeys, digestsEqual, keyedHash, keyedHashText, randomId } from './lib/keys.js';
 import { DAY_MS, HOUR_MS, type Limit, addressLock, attemptSpend, cooldownPeek, refusalOf, windowSpend } from './lib/limits.js';
 import { redactError } from './lib/redact.js';
 import type { JsonWebKeySet } from './lib/signing-keys.js';
-import { type AddressKeys, type ClientKeys, addressKeys, clientKeys, subjectKeys } from './lib/store-keys.js';
+import { type AddressKeys, type ClientKeys, type SubjectKeys, addressKeys, clientKeys, subjectKeys } from './lib/store-keys.js';
 import { consoleMailer } from './mailers/console.js';
 import { type NpUserOptions, type ResolvedOptions, checkSubject, resolveOptions, resolveValidateOptions } from './options.js';
 import { memoryCodeStore } from './stores/memory.js';
-import { type TokenSettings, carriedClaims, signInClaims, signToken, verifyToken } from './token.js';
+import { type TokenSettings, carriedClaims, signInClaims, signToken, tokenSettings, verifyToken } from './token.js';
 import type {
   CodeMessage,
   Mailer,
@@ -31,6 +33,9 @@ import type {
   ValidateTokenResult,
   VerifyCodeResult,
 } from './types.js';
+
+// Subjects whose store keys an NpUser keeps: about 250 bytes each.
+const SUBJECT_CACHE_SIZE = 4096;
 
 /**
  * Passwordless sign-in by emailed one-time code.
@@ -58,11 +63,19 @@ export class NpUser implements NpUserApi {
   readonly #keys: DerivedKeys;
   readonly #store: GuardedStore;
   readonly #mailer: Mailer;
+  // Sends in flight, under one timer rather than one each.
+  readonly #mailDeadlines: Deadlines;
   readonly #token: TokenSettings;
   // Compared against when no code is pending, so that path costs what a real comparison costs.
   readonly #decoyDigest: Buffer;
   // How long recent sends took: a refused address waits as long, so it answers in the same time.
   readonly #sendDurations = new RecentDurations();
+  // validateToken calls in flight.
+  #validating = 0;
+  // Subjects' store keys, each a keyed hash: a user's next token needs no new one. Subjects are
+  // pseudonyms, never addresses. A subject is cached the second time it is seen.
+  readonly #subjectKeyCache = new LRUCache<string, SubjectKeys>({ max: SUBJECT_CACHE_SIZE });
+  readonly #subjectDoor = new Doorkeeper(2 * SUBJECT_CACHE_SIZE);
 
   /**
    * @throws TypeError when an option is missing, of the wrong type or out of
@@ -74,7 +87,8 @@ export class NpUser implements NpUserApi {
     this.#keys = deriveKeys(resolved.secret, resolved.subjectSecret);
     this.#store = new GuardedStore(resolved.store ?? memoryCodeStore({ now: resolved.now }), resolved.storeTimeoutMs);
     this.#mailer = resolved.mailer ?? consoleMailer();
-    this.#token = {
+    this.#mailDeadlines = new Deadlines(resolved.mailerTimeoutMs);
+    this.#token = tokenSettings({
       hmacKey: this.#keys.signing,
       signingKeys: resolved.signingKeys,
       issuer: resolved.issuer,
@@ -82,7 +96,7 @@ export class NpUser implements NpUserApi {
       ttlSeconds: resolved.tokenTtlSeconds,
       maxSessionSeconds: resolved.maxSessionSeconds,
       clockToleranceSeconds: resolved.clockToleranceSeconds,
-    };
+    });
     this.#decoyDigest = keyedHash(this.#keys.codeDigest, 'decoy');
   }
 
@@ -244,7 +258,7 @@ export class NpUser implements NpUserApi {
     const subject = this.#subject(address);
     const now = this.#now();
     const claims = await signInClaims(o, subject, address);
-    const { token, expiresAt } = await signToken(this.#token, subject, now, Math.floor(now / 1000), claims);
+    const { token, expiresAt } = signToken(this.#token, subject, now, Math.floor(now / 1000), claims);
 
     // Consumed only if it is still the record that was compared: a concurrent
     // verify may have taken it, or a new request replaced it, and a newer code
@@ -257,7 +271,7 @@ export class NpUser implements NpUserApi {
     if (taken !== (entry as StoreEntry).value) throw new NpUserError('ERR_NPUSER_INVALID_CODE');
 
     this.#emit('code.verified', 'verified', address, subject);
-    await o.onSignIn?.({ subject, email: address });
+    if (o.onSignIn !== undefined) await o.onSignIn({ subject, email: address });
     return { token, subject, email: address, expiresAt };
   }
 
@@ -295,19 +309,30 @@ export class NpUser implements NpUserApi {
    */
   async validateToken(token: string, options?: ValidateTokenOptions): Promise<ValidateTokenResult> {
     const maxTokenAgeSeconds = resolveValidateOptions(options);
-    const result = await verifyToken(this.#token, token, this.#now(), maxTokenAgeSeconds);
-    if (this.#options.checkRevocation) {
-      const keys = this.#subjectKeys(result.subject);
-      const [revoked, revokedBefore] = (await this.#store.transact([
-        { op: 'get', key: keys.revokedToken(result.tokenId) },
-        { op: 'get', key: keys.revokedBefore },
-      ])) as [StoreEntry | undefined, StoreEntry | undefined];
-      if (revoked !== undefined) throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
-      if (revokedBefore !== undefined && result.issuedAt.getTime() < parseSecond(revokedBefore.value) * 1000) {
-        throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+    // Other validations waiting (on the store, say) is when a signature is better checked off the main thread.
+    this.#validating += 1;
+    try {
+      const { result, memo } = await verifyToken(this.#token, token, this.#now(), maxTokenAgeSeconds, this.#validating > 1);
+      if (this.#options.checkRevocation) {
+        const subjectKeys = this.#subjectKeys(result.subject);
+        // Both marks share the subject's tag: when the store can tell it holds nothing under it (the
+        // memory store, for every subject never revoked), nothing is revoked, and the jti needs no hash.
+        if (!this.#store.mayHoldTag(subjectKeys.revokedBefore)) return result;
+        // The jti's key is a hash too: derived once per token while it stays cached.
+        const [tokenKey, subjectKey] = (memo.revocationKeys ??= [subjectKeys.revokedToken(result.tokenId), subjectKeys.revokedBefore]);
+        const [revoked, revokedBefore] = (await this.#store.transact([
+          { op: 'get', key: tokenKey },
+          { op: 'get', key: subjectKey },
+        ])) as [StoreEntry | undefined, StoreEntry | undefined];
+        if (revoked !== undefined) throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+        if (revokedBefore !== undefined && result.issuedAt.getTime() < parseSecond(revokedBefore.value) * 1000) {
+          throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
+        }
       }
+      return result;
+    } finally {
+      this.#validating -= 1;
     }
-    return result;
   }
 
   /**
@@ -335,7 +360,7 @@ export class NpUser implements NpUserApi {
     const authTime = Math.floor(current.authenticatedAt.getTime() / 1000);
     // A token that could live for less than a second more is not worth issuing.
     if (authTime + this.#options.maxSessionSeconds <= Math.floor(now / 1000)) throw new NpUserError('ERR_NPUSER_TOKEN_EXPIRED');
-    const { token: renewed, expiresAt } = await signToken(this.#token, current.subject, now, authTime, carriedClaims(current.claims));
+    const { token: renewed, expiresAt } = signToken(this.#token, current.subject, now, authTime, carriedClaims(current.claims));
     return { token: renewed, subject: current.subject, expiresAt };
   }
 
@@ -370,7 +395,7 @@ export class NpUser implements NpUserApi {
     const now = this.#now();
     let result: ValidateTokenResult;
     try {
-      result = await verifyToken(this.#token, token, now);
+      ({ result } = await verifyToken(this.#token, token, now));
     } catch (err) {
       if (isNpUserError(err, 'ERR_NPUSER_TOKEN_EXPIRED')) return;
       throw err;
@@ -470,10 +495,10 @@ export class NpUser implements NpUserApi {
   async #send(message: CodeMessage): Promise<void> {
     const started = performance.now();
     const timeoutMs = this.#options.mailerTimeoutMs;
-    await withDeadline((signal) => this.#mailer.send(message, { signal }), {
-      timeoutMs,
-      onTimeout: () => Object.assign(new Error(`mailer did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' }),
-    });
+    await this.#mailDeadlines.run(
+      (options) => this.#mailer.send(message, options),
+      () => Object.assign(new Error(`mailer did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' }),
+    );
     this.#sendDurations.record(performance.now() - started);
   }
 
@@ -496,7 +521,7 @@ export class NpUser implements NpUserApi {
   }
 
   #subject(address: string): string {
-    return keyedHash(this.#keys.subject, address).toString('base64url');
+    return keyedHashText(this.#keys.subject, address);
   }
 
   #addressKeys(address: string): AddressKeys {
@@ -507,8 +532,15 @@ export class NpUser implements NpUserApi {
     return ctx.clientKey === undefined ? undefined : clientKeys(this.#keys.storeKey, this.#options.audience, ctx.clientKey);
   }
 
-  #subjectKeys(subject: string) {
-    return subjectKeys(this.#keys.storeKey, this.#options.audience, subject);
+  #subjectKeys(subject: string): SubjectKeys {
+    const cached = this.#subjectKeyCache.get(subject);
+    if (cached !== undefined) return cached;
+    const keys = subjectKeys(this.#keys.storeKey, this.#options.audience, subject);
+    // A subject is base64url of an HMAC: its first characters are random bits enough.
+    const slot = subject.charCodeAt(0) | (subject.charCodeAt(1) << 7) | (subject.charCodeAt(2) << 14);
+    const mark = subject.charCodeAt(3) | (subject.charCodeAt(4) << 7) | (subject.charCodeAt(5) << 14) | (subject.charCodeAt(6) << 21);
+    if (this.#subjectDoor.seenBefore(slot, mark)) this.#subjectKeyCache.set(subject, keys);
+    return keys;
   }
 
   /** Tell the listener, if any; `subject` when the caller has already computed it. */

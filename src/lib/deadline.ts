@@ -122,6 +122,33 @@ export class Deadlines {
     });
   }
 
+  /**
+   * {@link withDeadline} on this shared timer: `call` gets options whose
+   * `signal` fires once the timeout has passed (with the reason
+   * `AbortSignal.timeout` gives), and the returned promise then rejects with
+   * `onTimeout()`. A synchronous throw of `call` becomes a rejection. The
+   * signal is made when first read (a fast call that never reads it costs no
+   * `AbortController`); read after the timeout, it has already fired.
+   */
+  run<T>(call: (options: { readonly signal: AbortSignal }) => T | PromiseLike<T>, onTimeout: () => Error): Promise<T> {
+    let controller: AbortController | undefined;
+    const options = {
+      get signal(): AbortSignal {
+        controller ??= new AbortController();
+        return controller.signal;
+      },
+    };
+    // The executor turns a synchronous throw into a rejection, and adopts a promise `call` returns.
+    const work = new Promise<T>((resolve) => {
+      resolve(call(options));
+    });
+    return this.bound(work, () => {
+      controller ??= new AbortController();
+      controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+      return onTimeout();
+    });
+  }
+
   #start(): ReturnType<typeof setInterval> {
     const timer = setInterval(() => {
       const now = performance.now();

@@ -12,6 +12,34 @@ function garbage(operation: string): NpUserError {
   return storeFailed(new Error(`store.${operation}() returned a value outside the CodeStore contract`));
 }
 
+/**
+ * Where an in-process store of npuser's own (the memory store) offers its
+ * transaction as a synchronous call: it cannot hang, so it needs no
+ * deadline, and the steps are npuser's own, so they need no defensive copy.
+ * A module's own symbol, never `Symbol.for`: no other store can claim it and
+ * so escape the deadline or the reply checks.
+ * @internal
+ */
+export const INLINE_TRANSACT: unique symbol = Symbol('npuser inline transact');
+
+/** What a store offers under {@link INLINE_TRANSACT}. @internal */
+export interface InlineTransact {
+  /** The store's own `transact` (compared, never called): the inline path is taken only while the store still has it. */
+  readonly transact: unknown;
+  /** The same transaction, run synchronously; throws what `transact` would reject with. */
+  readonly run: (steps: readonly StoreStep[]) => StoreStepResult[];
+  /**
+   * Whether the store holds any entry, live or expired, under the hash tag
+   * of `key` (the `{…}` npuser's keys start with); true for a key without one.
+   */
+  readonly holdsTag: (key: string) => boolean;
+}
+
+function inlineOf(store: CodeStore): InlineTransact | undefined {
+  const offered = (store as { [INLINE_TRANSACT]?: unknown })[INLINE_TRANSACT];
+  return typeof offered === 'object' && offered !== null ? (offered as InlineTransact) : undefined;
+}
+
 const isPositive = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n > 0;
 const isPositiveInteger = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) > 0;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
@@ -51,11 +79,13 @@ export class GuardedStore {
   readonly #store: CodeStore;
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
+  readonly #inline: InlineTransact | undefined;
 
   constructor(store: CodeStore, timeoutMs: number) {
     this.#store = store;
     this.#timeoutMs = timeoutMs;
     this.#deadlines = new Deadlines(timeoutMs);
+    this.#inline = inlineOf(store);
   }
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
@@ -89,12 +119,38 @@ export class GuardedStore {
   }
 
   /**
+   * False only when the store can tell at once, without a call, that it holds
+   * nothing at all under the hash tag of `key` (the in-process store can): then
+   * every key of that tag reads as missing, and the caller may skip the work
+   * of naming the others. True otherwise, and always for any other store.
+   */
+  mayHoldTag(key: string): boolean {
+    const inline = this.#inline;
+    if (inline === undefined || this.#store.transact !== inline.transact) return true;
+    try {
+      return inline.holdsTag(key);
+    } catch {
+      return true;
+    }
+  }
+
+  /**
    * Run `steps` as one transaction; resolves with the checked result of every
    * step that ran. Use {@link stepStopped} on the last one to learn whether
    * the transaction was cut short.
    */
   async transact(steps: readonly StoreStep[]): Promise<StoreStepResult[]> {
     const store = this.#store;
+    const inline = this.#inline;
+    // Not once the app has replaced the store's transact (a test's spy, a wrapper): then the store is called.
+    // The reply is npuser's own store's, made by this package's code: it is not checked again.
+    if (inline !== undefined && store.transact === inline.transact) {
+      try {
+        return inline.run(steps);
+      } catch (err) {
+        throw storeFailed(err);
+      }
+    }
     if (typeof store.transact !== 'function') return this.#transactOneByOne(steps);
     return this.#call(
       'transact',

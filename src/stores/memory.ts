@@ -1,4 +1,5 @@
 import { integerOption, functionOption, optionsObject } from '../lib/checks.js';
+import { INLINE_TRANSACT, type InlineTransact } from '../lib/guarded-store.js';
 import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
 import {
   type CheckedStep,
@@ -107,18 +108,32 @@ const SWEEP_INTERVAL_MS = 1000;
 // flat string packing every entry of the tag:
 //
 //   record := kind expiry length value
-//   kind   := one char naming a known kind prefix (0: none), a length, the rest
+//   kind   := one char naming a known kind (0: none), a length, the rest of
+//             the key after it (empty but for a prefix kind such as `revoked:`)
 //   expiry := the expiry in ms since the epoch: 6 bytes (see encodeExpiry)
 //   length := a base-128 varint, one char per 7 bits
 //
 // Every char is 0–255, so the string is one byte per char unless a value
-// itself holds wider characters. A pending code then takes about 200 bytes.
+// itself holds wider characters. A pending code then takes about 210 bytes.
 // Keys of any other shape are kept whole, one group each, in a second Map.
+// A transaction decodes each group it touches once, works on the decoded
+// records, and encodes and stores the groups it wrote once, at the end.
 // ---------------------------------------------------------------------------
 
-// Kinds npuser writes, so a key's kind is one char. Any other rest of a key is
-// stored in full (kind 0), so this list is an optimisation, never a rule.
-const KINDS = ['code', 'cooldown', 'hourly', 'failures', 'client-requests', 'client-verifications', 'revoked', 'attempts:'] as const;
+// Kinds npuser writes, so a key's kind is one char; those ending in ':' are
+// prefixes. Any other rest of a key is stored in full (kind 0), so this list
+// is an optimisation, never a rule, and the encoding lives only in memory.
+const KINDS = [
+  'code',
+  'cooldown',
+  'hourly',
+  'failures',
+  'attempts',
+  'client-requests',
+  'client-verifications',
+  'revoked:',
+  'revoked-before',
+] as const;
 
 // base64url digit values by char code (-1: not a base64url digit).
 const SEXTETS = new Int8Array(128).fill(-1);
@@ -169,13 +184,10 @@ const floatBytes = new Uint8Array(float.buffer);
 
 function encodeExpiry(expiresAt: number): string {
   if (Number.isInteger(expiresAt) && expiresAt >= 0 && expiresAt < ESCAPE) {
-    let rest = expiresAt;
-    const bytes: number[] = [];
-    for (let i = 0; i < EXPIRY_BYTES; i += 1) {
-      bytes.push(rest % 256);
-      rest = Math.floor(rest / 256);
-    }
-    return String.fromCharCode.apply(null, bytes);
+    // Below 2^32 bitwise; the two high bytes from what is left (exact: all below 2^53).
+    const low = expiresAt >>> 0;
+    const high = (expiresAt - low) / 0x1_0000_0000;
+    return String.fromCharCode(low & 0xff, (low >>> 8) & 0xff, (low >>> 16) & 0xff, low >>> 24, high & 0xff, high >>> 8);
   }
   float[0] = expiresAt;
   const b = floatBytes;
@@ -196,6 +208,7 @@ function decodeExpiry(group: string, at: number, view: RecordView): number {
 }
 
 function varint(n: number): string {
+  if (n < 0x80) return String.fromCharCode(n);
   let text = '';
   let rest = n;
   while (rest >= 0x80) {
@@ -209,7 +222,15 @@ function varint(n: number): string {
 interface Place {
   readonly groups: Map<string, string>;
   readonly group: string;
-  readonly kind: string;
+  /** The whole key, for a key of a tagged group; undefined for a plain one (its own group). */
+  readonly key: string | undefined;
+  /** Its encoded kind, once {@link kindOf} has made it: a read of a group that does not exist never needs it. */
+  kind: string | undefined;
+}
+
+function kindOf(where: Place): string {
+  where.kind ??= where.key === undefined ? NO_KIND : encodeKind(where.key.slice(TAG_LENGTH + 3));
+  return where.kind;
 }
 
 /** One record of a group, as positions in the group string. */
@@ -252,19 +273,17 @@ function flatCopy(text: string): string {
 
 const KIND_FIELDS = new Map<string, string>(KINDS.map((kind, index) => [kind, `${String.fromCharCode(index + 1)}\u0000`]));
 
+// Kinds that end in ':' are prefixes (`revoked:<id>`): the rest after them is stored.
+const PREFIX_KINDS = KINDS.flatMap((kind, index) => (kind.endsWith(':') ? [[kind, String.fromCharCode(index + 1)] as const] : []));
+
+/** A known kind as its one char and an empty rest; a known prefix as its char and the rest; anything else whole. */
 function encodeKind(rest: string): string {
   const known = KIND_FIELDS.get(rest);
   if (known !== undefined) return known;
-  let code = 0;
-  let prefix = '';
-  for (const [index, kind] of KINDS.entries()) {
-    if (kind.length > prefix.length && rest.startsWith(kind)) {
-      code = index + 1;
-      prefix = kind;
-    }
+  for (const [prefix, code] of PREFIX_KINDS) {
+    if (rest.startsWith(prefix)) return code + varint(rest.length - prefix.length) + rest.slice(prefix.length);
   }
-  const remainder = rest.slice(prefix.length);
-  return String.fromCharCode(code) + varint(remainder.length) + remainder;
+  return NO_KIND.charAt(0) + varint(rest.length) + rest;
 }
 
 function decodeKind(group: string, pos: number, view: RecordView): string {
@@ -346,10 +365,23 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     return at;
   }
 
+  // The `{tag}:` of the last tagged key and its decoded tag: the keys of one
+  // call share their tag, so it is decoded once, and the Map looks up a
+  // string whose hash it already knows.
+  let lastPrefix = '';
+  let lastTag = '';
+
   function place(key: string): Place {
-    const tag = tagOf(key);
-    if (tag === undefined) return { groups: plain, group: key, kind: NO_KIND };
-    return { groups: tagged, group: tag, kind: encodeKind(key.slice(TAG_LENGTH + 3)) };
+    let tag: string | undefined;
+    if (lastPrefix !== '' && key.length > TAG_LENGTH + 3 && key.startsWith(lastPrefix)) {
+      tag = lastTag;
+    } else {
+      tag = tagOf(key);
+      if (tag === undefined) return { groups: plain, group: key, key: undefined, kind: NO_KIND };
+      lastPrefix = key.slice(0, TAG_LENGTH + 3);
+      lastTag = tag;
+    }
+    return { groups: tagged, group: tag, key, kind: undefined };
   }
 
   /** The live entry at `where`, or undefined. Never changes the store. */
@@ -358,7 +390,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     if (group === undefined) return undefined;
     for (let pos = 0; pos < group.length; pos = view.end) {
       readRecord(group, pos, view);
-      if (view.kindEnd - pos === where.kind.length && group.startsWith(where.kind, pos)) {
+      if (view.kindEnd - pos === kindOf(where).length && group.startsWith(kindOf(where), pos)) {
         return isLive(view.expiresAt, at) ? { value: group.slice(view.valueStart, view.end), expiresAt: view.expiresAt } : undefined;
       }
     }
@@ -420,118 +452,175 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     }
   }
 
-  interface Plan {
+  /** One record of a group, decoded for a transaction; `value` undefined: deleted by it. */
+  interface Rec {
+    readonly kind: string;
+    expiresAt: number;
+    value: string | undefined;
+  }
+
+  /** A group a transaction touches, decoded once and re-encoded once, if it wrote to it. */
+  interface Touched {
     readonly groups: Map<string, string>;
     readonly key: string;
-    readonly next: string;
-    readonly records: number;
+    /** In the group's order; a record of a kind new to the group goes last. */
+    readonly records: Rec[];
+    /** Records the group held before (expired ones included): what `held` counted. */
     readonly before: number;
+    dirty: boolean;
+    /** Set by `commit`: the new text and how many records it keeps. */
+    text: string;
+    kept: number;
   }
 
-  function plan(staged: ReadonlyMap<string, Staged>, at: number): { plans: Plan[]; added: number } {
-    const byGroup = new Map<Map<string, string>, Map<string, Map<string, Staged>>>();
-    for (const change of staged.values()) {
-      const { groups, group, kind } = change.place;
-      let inMap = byGroup.get(groups);
-      if (inMap === undefined) byGroup.set(groups, (inMap = new Map<string, Map<string, Staged>>()));
-      let changes = inMap.get(group);
-      if (changes === undefined) inMap.set(group, (changes = new Map<string, Staged>()));
-      changes.set(kind, change);
+  function decode(group: string): Rec[] {
+    const records: Rec[] = [];
+    for (let pos = 0; pos < group.length; pos = view.end) {
+      readRecord(group, pos, view);
+      records.push({ kind: group.slice(pos, view.kindEnd), expiresAt: view.expiresAt, value: group.slice(view.valueStart, view.end) });
     }
-    const plans: Plan[] = [];
+    return records;
+  }
+
+  /** Sets `group.text` to the group's records without the expired and deleted ones, and `group.kept` to their number. */
+  function encode(group: Touched, at: number): void {
+    const parts: string[] = [];
+    let kept = 0;
+    for (const { kind, expiresAt, value } of group.records) {
+      if (value === undefined || !isLive(expiresAt, at)) continue;
+      parts.push(kind, encodeExpiry(expiresAt), varint(value.length), value);
+      kept += 1;
+    }
+    // join builds one flat string (four parts or more): nothing of the old group or the caller's values is kept.
+    group.text = parts.join('');
+    group.kept = kept;
+  }
+
+  /**
+   * Write the touched groups back, all of them or none: a full store first
+   * sweeps (at most once a second), then refuses.
+   */
+  function commit(touched: readonly Touched[], at: number): void {
     let added = 0;
-    for (const [groups, inMap] of byGroup) {
-      for (const [key, changes] of inMap) {
-        const group = groups.get(key) ?? '';
-        const before = countRecords(group);
-        const [next, records] = rebuild(group, changes, at);
-        plans.push({ groups, key, next, records, before });
-        added += records - before;
-      }
+    let writes = 0;
+    for (const group of touched) {
+      if (!group.dirty) continue;
+      encode(group, at);
+      added += group.kept - group.before;
+      writes += 1;
     }
-    return { plans, added };
-  }
-
-  function commit(staged: ReadonlyMap<string, Staged>, at: number): void {
-    if (staged.size === 0) return;
-    let { plans, added } = plan(staged, at);
+    if (writes === 0) return;
+    // What each group holds now: a sweep may have dropped some of its expired records.
+    let before = (group: Touched) => group.before;
     if (held + added > maxEntries && at - lastSweep >= SWEEP_INTERVAL_MS) {
       sweep(at);
-      ({ plans, added } = plan(staged, at));
+      before = (group) => countRecords(group.groups.get(group.key) ?? '');
+      added = 0;
+      for (const group of touched) if (group.dirty) added += group.kept - before(group);
     }
     if (held + added > maxEntries) throw new Error(`npuser: ${WHO} is full (${maxEntries} entries)`);
-    for (const { groups, key, next, records, before } of plans) {
-      held += records - before;
-      if (records === 0) groups.delete(key);
+    for (const group of touched) {
+      if (!group.dirty) continue;
+      const { groups, key, kept, text } = group;
+      const had = before(group);
+      held += kept - had;
+      if (kept === 0) groups.delete(key);
       // A new group keeps its own copy of the key (the caller's string may be a slice of a larger one).
-      else if (before === 0 && !groups.has(key)) groups.set(groups === plain ? flatCopy(key) : key, next);
-      else groups.set(key, next);
+      else if (had === 0 && !groups.has(key)) groups.set(groups === plain ? flatCopy(key) : key, text);
+      else groups.set(key, text);
     }
   }
 
-  /** Run checked steps, all or nothing; the writes are applied once every step has run. */
+  /** The decoded group of `where` among `touched`, decoded now if it is the first step to touch it. */
+  function touch(touched: Touched[], where: Place): Touched {
+    for (const group of touched) if (group.groups === where.groups && group.key === where.group) return group;
+    const text = where.groups.get(where.group);
+    const records = text === undefined ? [] : decode(text);
+    const group: Touched = { groups: where.groups, key: where.group, records, before: records.length, dirty: false, text: '', kept: 0 };
+    touched.push(group);
+    return group;
+  }
+
+  /** Give the record of `where` in `group` a value and an expiry: in its own place, or last in the group. */
+  function write(group: Touched, where: Place, record: Rec | undefined, value: string | undefined, expiresAt: number): void {
+    group.dirty = true;
+    if (record === undefined) {
+      if (value !== undefined) group.records.push({ kind: kindOf(where), expiresAt, value });
+      return;
+    }
+    record.value = value;
+    record.expiresAt = expiresAt;
+  }
+
+  /**
+   * Run checked steps, all or nothing: each group a step touches is decoded
+   * once, the steps read and write the decoded records, and the groups they
+   * wrote are encoded and stored once every step has run.
+   */
   function run(steps: readonly CheckedStep[]): StoreStepResult[] {
     const at = clock();
-    const staged = new Map<string, Staged>();
-    /** What `key` holds at this point of the transaction: the staged write, else the store's live entry. */
-    const current = (key: string): (Staged & { readonly value: string }) | undefined => {
-      const change = staged.get(key);
-      if (change !== undefined) return change.value === undefined ? undefined : { place: change.place, value: change.value, expiresAt: change.expiresAt };
-      const where = place(key);
-      const entry = lookup(where, at);
-      return entry && { place: where, value: entry.value, expiresAt: entry.expiresAt };
-    };
+    const touched: Touched[] = [];
     const results: StoreStepResult[] = [];
     for (const step of steps) {
+      const where = place(step.key);
+      const group = touch(touched, where);
+      let record: Rec | undefined;
+      if (group.records.length > 0) {
+        const kind = kindOf(where);
+        for (const r of group.records) {
+          if (r.kind === kind) {
+            record = r;
+            break;
+          }
+        }
+      }
+      const value = record !== undefined && isLive(record.expiresAt, at) ? record.value : undefined;
       let result: StoreStepResult;
       switch (step.op) {
-        case 'get': {
-          const entry = current(step.key);
-          result = entry && { value: entry.value, ttlMs: entry.expiresAt - at };
+        case 'get':
+          result = value === undefined ? undefined : { value, ttlMs: (record as Rec).expiresAt - at };
           break;
-        }
-        case 'increment': {
-          const entry = current(step.key);
-          if (entry === undefined) {
-            staged.set(step.key, { place: place(step.key), value: '1', expiresAt: at + step.ttlMs });
+        case 'increment':
+          if (value === undefined) {
+            write(group, where, record, '1', at + step.ttlMs);
             result = { count: 1, ttlMs: step.ttlMs } satisfies StoreCounter;
           } else {
-            const count = counterValue(WHO, entry.value) + 1;
+            const { expiresAt } = record as Rec;
+            const count = counterValue(WHO, value) + 1;
             // The counter keeps the expiry it was created with.
-            staged.set(step.key, { place: entry.place, value: String(count), expiresAt: entry.expiresAt });
-            result = { count, ttlMs: entry.expiresAt - at } satisfies StoreCounter;
+            write(group, where, record, String(count), expiresAt);
+            result = { count, ttlMs: expiresAt - at } satisfies StoreCounter;
           }
           break;
-        }
         case 'set':
-          staged.set(step.key, { place: staged.get(step.key)?.place ?? place(step.key), value: step.value, expiresAt: at + step.ttlMs });
+          write(group, where, record, step.value, at + step.ttlMs);
           result = undefined;
           break;
         case 'delete':
-          staged.set(step.key, { place: staged.get(step.key)?.place ?? place(step.key), value: undefined, expiresAt: 0 });
+          write(group, where, record, undefined, 0);
           result = undefined;
           break;
-        case 'consume': {
-          const entry = current(step.key);
+        case 'consume':
           // Another value than expected (a newer code) is left as it is, TTL included.
-          if (entry === undefined || (step.expected !== undefined && entry.value !== step.expected)) {
+          if (value === undefined || (step.expected !== undefined && value !== step.expected)) {
             result = undefined;
           } else {
-            staged.set(step.key, { place: entry.place, value: undefined, expiresAt: 0 });
-            result = entry.value;
+            result = value;
+            write(group, where, record, undefined, 0);
           }
           break;
-        }
       }
       results.push(result);
       if (stops(WHO, step, result)) break;
     }
-    commit(staged, at);
+    commit(touched, at);
     return results;
   }
 
   /** Run one step: what the single methods are. */
   const one = (step: CheckedStep): StoreStepResult => run([step])[0];
+
+  const transact = (steps: readonly StoreStep[]): Promise<StoreStepResult[]> => settle(() => run(checkSteps(WHO, steps)));
 
   const store: MemoryCodeStore = {
     get size() {
@@ -586,8 +675,22 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     increment: (key, ttlMs) =>
       settle(() => one({ op: 'increment', key: checkKey(WHO, key), ttlMs: checkTtl(WHO, ttlMs), stopIfCountAbove: undefined }) as StoreCounter),
 
-    transact: (steps) => settle(() => run(checkSteps(WHO, steps))),
+    transact,
   };
+
+  // npuser's own steps, run inline by its GuardedStore: no promise, no deadline (nothing here can hang).
+  // npuser's steps already read as `run` reads checked ones: a stop condition left out is one that is not set.
+  const inline: InlineTransact = {
+    transact,
+    run: (steps) => run(steps as readonly CheckedStep[]),
+    holdsTag: (key) => {
+      // The clock as a transaction reads it: a store whose clock is broken fails the same way here.
+      clock();
+      const where = place(key);
+      return where.key === undefined || tagged.has(where.group);
+    },
+  };
+  Object.defineProperty(store, INLINE_TRANSACT, { value: inline });
 
   hooks.set(store, (key) => {
     const where = place(checkKey(WHO, key));
@@ -597,7 +700,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     if (entry === undefined || group === undefined) return false;
     // At the clock's -Infinity nothing finite has expired: the group is rewritten as it was, but for this entry.
     const change: Staged = { place: where, value: entry.value, expiresAt: Number.POSITIVE_INFINITY };
-    const [next, records] = rebuild(group, new Map([[where.kind, change]]), Number.NEGATIVE_INFINITY);
+    const [next, records] = rebuild(group, new Map([[kindOf(where), change]]), Number.NEGATIVE_INFINITY);
     held += records - countRecords(group);
     where.groups.set(where.group, next);
     return true;
