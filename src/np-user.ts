@@ -427,12 +427,12 @@ export class NpUser implements NpUserApi {
     this.#requireRevocation('revokeSubject');
     checkSubject(subject);
     const now = this.#now();
-    // Rounded up: `iat` has whole seconds, and a token of this very second
-    // may have been issued just before now. A sign-in in the same second is
-    // refused too, and succeeds a second later.
-    const before = Math.ceil(now / 1000);
+    // The next whole second: `iat` has whole seconds, and a token of this very
+    // second (even this very millisecond) may have been issued just before now.
+    // A sign-in in the same second is refused too, and succeeds a second later.
+    const before = Math.floor(now / 1000) + 1;
     const o = this.#options;
-    // The latest token it refuses was issued at `before` and lives a token lifetime, plus the tolerance.
+    // The latest token it refuses was issued in the second before `before` and lives a token lifetime, plus the tolerance.
     const ttlMs = (before + o.tokenTtlSeconds + o.clockToleranceSeconds) * 1000 - now;
     await this.#store.set(this.#subjectKeys(subject).revokedBefore, String(before), ttlMs);
   }

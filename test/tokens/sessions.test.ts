@@ -109,11 +109,22 @@ describe('revokeSubject: sign out everywhere', () => {
     expect(marks).toHaveLength(1);
     const mark = marks[0]!;
     expect(mark.key).not.toContain(subject);
-    expect(mark.value).toBe(String(Math.ceil(s.clock.now() / 1000)));
+    expect(mark.value).toBe(String(Math.floor(s.clock.now() / 1000) + 1));
     // A token issued at the mark's second lives 600 s, and validates for 30 s more (tolerance).
-    expect(mark.ttlMs).toBe((Math.ceil(s.clock.now() / 1000) + 600 + 30) * 1000 - s.clock.now());
+    expect(mark.ttlMs).toBe((Math.floor(s.clock.now() / 1000) + 1 + 600 + 30) * 1000 - s.clock.now());
     s.clock.advance(mark.ttlMs);
     expect(s.store.entries().filter((e) => e.key.endsWith(':revoked-before'))).toHaveLength(0);
+  });
+
+  // Regression: at a whole-second `now`, rounding up left the mark equal to the `iat` of a token
+  // issued in that same millisecond, and the token survived the sign-out.
+  it('refuses a token issued in the very millisecond of the revocation, at a whole second', async () => {
+    const s = setup();
+    const token = await signIn(s);
+    expect(s.clock.now() % 1000).toBe(0);
+    const { subject } = await s.np.validateToken(token);
+    await s.np.revokeSubject(subject);
+    await expectRefused(s.np, token);
   });
 
   it('refuses what is not a subject, and needs checkRevocation', async () => {
