@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NpUser, canonicalEmail, isNpUserError, memoryCodeStore, type CodeStore, type StoreStep } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, requestAndRead, setup, testClock } from './helpers.js';
+import { EMAIL, SECRET, requestAndRead, setup, testClock } from './support/helpers.js';
 import { rejectsWith } from './support/errors.js';
 
 const kind = (key: string) => key.replace(/^\{[^}]*\}/, '{tag}');

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { NpUser, type SigningKeyInput } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET } from './helpers.js';
+import { EMAIL, SECRET } from './support/helpers.js';
 
 const run = promisify(execFile);
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -5,7 +5,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, testClock, wrongCode } from './helpers.js';
+import { EMAIL, SECRET, testClock, wrongCode } from './support/helpers.js';
 import { spyStore, type StoreMethod } from './support/spy-store.js';
 
 const work = vi.hoisted(() => ({ hmacs: 0, comparisons: 0 }));

@@ -12,7 +12,7 @@ import {
   type NpUserOptions,
 } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL } from './helpers.js';
+import { EMAIL } from './support/helpers.js';
 import { caught, rejectsWith } from './support/errors.js';
 import { reachableStrings } from './support/reachable-strings.js';
 import { collectUnhandledRejections } from './support/unhandled-rejections.js';

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, NpUser, isNpUserError, memoryCodeStore, type CodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, testClock } from './helpers.js';
+import { EMAIL, SECRET, testClock } from './support/helpers.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -12,7 +12,7 @@ import {
   type RequestContext,
 } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL } from './helpers.js';
+import { EMAIL } from './support/helpers.js';
 import { caught, thrown } from './support/errors.js';
 import { captureStdout } from './support/output.js';
 import { spySetup } from './support/spy-store.js';

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore, type CodeStore, type NpUserEvent, type StoreStep } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, testClock } from './helpers.js';
+import { EMAIL, SECRET, testClock } from './support/helpers.js';
 
 const VICTIM_CODE = '424242';
 type World = 'pending' | 'expired' | 'used' | 'never sent';

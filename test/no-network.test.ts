@@ -2,7 +2,7 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NpUser } from 'npuser';
-import { EMAIL, requestAndRead, setup } from './helpers.js';
+import { EMAIL, requestAndRead, setup } from './support/helpers.js';
 
 afterEach(() => {
   vi.restoreAllMocks();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, NpUser, memoryCodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, requestAndRead, setup, testClock, wrongCode } from './helpers.js';
+import { EMAIL, SECRET, requestAndRead, setup, testClock, wrongCode } from './support/helpers.js';
 import { rejectsWith } from './support/errors.js';
 
 const MINUTE = 60_000;

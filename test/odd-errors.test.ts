@@ -3,7 +3,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { NpUser, NpUserError, isNpUserError, memoryCodeStore, type CodeStore, type Mailer } from 'npuser';
-import { SECRET } from './helpers.js';
+import { SECRET } from './support/helpers.js';
 import { rejectsWith } from './support/errors.js';
 import { expectSafeShape, hostileProxy, oddErrors } from './support/odd-errors.js';
 import { reachableStrings } from './support/reachable-strings.js';

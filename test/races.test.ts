@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore, type CodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, requestAndRead, setup, testClock, wrongCode } from './helpers.js';
+import { EMAIL, SECRET, requestAndRead, setup, testClock, wrongCode } from './support/helpers.js';
 
 function failuresCount(s: ReturnType<typeof setup>): number {
   const entry = s.store.entries().find((e) => e.key.endsWith(':failures'));

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NpUser, memoryCodeStore, type CodeStore, type NpUserOptions } from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 import { SECURITY_HEADERS, createDemoApp, devMailbox } from '../../examples/demo/app.js';
-import { EMAIL, testClock, wrongCode, type TestClock } from '../helpers.js';
+import { EMAIL, testClock, wrongCode, type TestClock } from '../support/helpers.js';
 
 const SECRET = 'demo test secret: at least thirty-two bytes';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' };

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Hono } from 'hono';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fastifySignIn, toNodeHandler } from 'npuser/http';
-import { EMAIL } from '../helpers.js';
+import { EMAIL } from '../support/helpers.js';
 import { handlerSetup, type HandlerSetup } from './support.js';
 
 const closers: (() => Promise<void>)[] = [];

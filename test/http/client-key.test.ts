@@ -1,7 +1,7 @@
 // Where the per-client limits' key comes from: the connection, X-Forwarded-For only with
 // trustProxy, or the app's own function; canonical, IPv6 by its /64.
 import { describe, expect, it } from 'vitest';
-import { EMAIL } from '../helpers.js';
+import { EMAIL } from '../support/helpers.js';
 import { clientKeyOf, connectionAddress, forwardedAddress } from '../../src/http/client-address.js';
 import { CONNECTION, SITE, handlerSetup, post } from './support.js';
 

@@ -1,7 +1,7 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { NP_USER_ERROR_CODES, memoryCodeStore, type CodeStore, type NpUserErrorCode } from 'npuser';
-import { testClock } from '../helpers.js';
+import { testClock } from '../support/helpers.js';
 import { BASE, apiKey, call, post, serviceSetup, type Answer } from '../support/service.js';
 
 // /openapi.json is generated from the route table the handler dispatches on.

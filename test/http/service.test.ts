@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryCodeStore, type CodeMessage, type CodeStore, type Mailer } from 'npuser';
 import { createService } from 'npuser/http';
 import { memoryMailer } from 'npuser/testing';
-import { testClock } from '../helpers.js';
+import { testClock } from '../support/helpers.js';
 import { BASE, apiKey, call, post, secret, serviceSetup, signIn } from '../support/service.js';
 
 const EMAIL = 'ada@example.com';

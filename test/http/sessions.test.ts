@@ -2,7 +2,7 @@
 // on the handler with an injected clock; getSession from every kind of request; who may sign in.
 import { describe, expect, it } from 'vitest';
 import { memoryCodeStore, type CodeStore, type StoreStep } from 'npuser';
-import { EMAIL } from '../helpers.js';
+import { EMAIL } from '../support/helpers.js';
 import { CONNECTION, cookieHeader, get, handlerSetup, post, setCookies, signInThrough } from './support.js';
 
 const HOUR = 3_600_000;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { NpUser } from 'npuser';
 import { createSignInHandler, type ProblemDetails } from 'npuser/http';
-import { EMAIL, SECRET, wrongCode } from '../helpers.js';
+import { EMAIL, SECRET, wrongCode } from '../support/helpers.js';
 import { CONNECTION, SITE, cookieHeader, get, handlerSetup, post, setCookies, signInThrough } from './support.js';
 
 async function problemOf(response: Response): Promise<ProblemDetails> {

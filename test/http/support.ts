@@ -1,7 +1,7 @@
 // The sign-in handler on a hand-moved clock, called with `new Request(…)`: no port, no process.
 import type { NpUserOptions, RequestContext } from 'npuser';
 import { createSignInHandler, type SignInBackend, type SignInHandler, type SignInHandlerOptions } from 'npuser/http';
-import { EMAIL, setup, type Setup } from '../helpers.js';
+import { EMAIL, setup, type Setup } from '../support/helpers.js';
 
 export const SITE = 'https://app.example';
 /** The connection every request comes from unless a test says otherwise. */

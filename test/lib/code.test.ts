@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isNpUserError, type NpUserOptions } from 'npuser';
 import { normalizeSubmittedCode, randomCode } from '../../src/lib/code.js';
-import { EMAIL } from '../helpers.js';
+import { EMAIL } from '../support/helpers.js';
 import { caught, thrown } from '../support/errors.js';
 import { spySetup } from '../support/spy-store.js';
 

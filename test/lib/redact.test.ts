@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore, renderCodeMessage, type Mailer } from 'npuser';
 import { canonicalEmail } from '../../src/lib/email.js';
 import { redactError, safeErrorCopy } from '../../src/lib/redact.js';
-import { SECRET } from '../helpers.js';
+import { SECRET } from '../support/helpers.js';
 import { expectSafeShape, hostileProxy, oddErrors } from '../support/odd-errors.js';
 import { ENCODINGS, ENCODING_NAMES, revealsSecret, secretSpellings, spreadOverMarkup, type EncodingName } from '../support/secret-forms.js';
 

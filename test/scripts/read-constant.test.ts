@@ -7,7 +7,7 @@ import { NpUser } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
 import { deriveSigningKey } from '../../bench/derive-signing-key.js';
 import { readRecordConstant, readStringConstant } from '../../scripts/read-constant.js';
-import { EMAIL, SECRET } from '../helpers.js';
+import { EMAIL, SECRET } from '../support/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'npuser-read-constant-'));
 afterAll(() => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { memoryCodeStore, type CodeStore, type StoreStep } from 'npuser';
 import { GuardedStore } from '../../src/lib/guarded-store.js';
 import { rejectsWith } from '../support/errors.js';
-import { testClock } from '../helpers.js';
+import { testClock } from '../support/helpers.js';
 
 const TAG = `{${'A'.repeat(43)}}`;
 const STEPS: StoreStep[] = [

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { isNpUserError, memoryCodeStore, type StoreStep } from 'npuser';
 import { removeExpiryForTesting } from '../../src/stores/memory.js';
-import { EMAIL, requestAndRead, setup, testClock, wrongCode } from '../helpers.js';
+import { EMAIL, requestAndRead, setup, testClock, wrongCode } from '../support/helpers.js';
 import { DIST, assertBuilt } from '../support/dist.js';
 
 describe('memoryCodeStore capacity', () => {

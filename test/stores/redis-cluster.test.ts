@@ -7,7 +7,7 @@ import { Cluster } from 'ioredis';
 import { NpUser, type StoreStep } from 'npuser';
 import { memoryMailer, runCodeStoreContract } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
-import { SECRET, wrongCode } from '../helpers.js';
+import { SECRET, wrongCode } from '../support/helpers.js';
 import { allKeys, deleteKeys, logCommands, scanKeys, tally, testPrefix } from '../support/redis.js';
 import { keySlot } from '../../src/stores/redis-slot.js';
 import { type RedisServer, haveRedisBinaries, redisCli, startRedisServer } from '../support/redis-server.js';

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { NpUser, isNpUserError, type NpUserOptions, type StoreStep } from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
-import { SECRET, wrongCode } from '../helpers.js';
+import { SECRET, wrongCode } from '../support/helpers.js';
 import { type ClientOptions, connect, logCommands, scanKeys, tally } from '../support/redis.js';
 import { type RedisServer, haveRedisBinaries, sparePort, startRedisServer } from '../support/redis-server.js';
 import { collectUnhandledRejections } from '../support/unhandled-rejections.js';

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { NpUser, isNpUserError, type CodeStore, type NpUserOptions } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
-import { SECRET, testClock, wrongCode } from '../helpers.js';
+import { SECRET, testClock, wrongCode } from '../support/helpers.js';
 import { connect, deleteKeys, keysWithoutTtl, probeRedis, scanKeys, testPrefix } from '../support/redis.js';
 
 // "Every npuser key in Redis has PTTL > 0 after any sequence of operations",

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, type CodeStore } from 'npuser';
 import { codeStoreContractCases, memoryMailer, runCodeStoreContract } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
-import { SECRET } from '../helpers.js';
+import { SECRET } from '../support/helpers.js';
 import { reachableStrings } from '../support/reachable-strings.js';
 import { connect, scanKeys } from '../support/redis.js';
 import { type RedisServer, haveRedisBinaries, startRedisServer } from '../support/redis-server.js';

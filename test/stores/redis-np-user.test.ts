@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { NpUser, isNpUserError, type NpUserEvent, type NpUserOptions } from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
-import { SECRET, wrongCode } from '../helpers.js';
+import { SECRET, wrongCode } from '../support/helpers.js';
 import { REDIS_URL, connect, deleteKeys, logCommands, probeRedis, scanKeys, tally, testPrefix } from '../support/redis.js';
 
 // NpUser on a real Redis, as two app servers would run it: each its own

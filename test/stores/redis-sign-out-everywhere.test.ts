@@ -6,7 +6,7 @@ import { NpUser } from 'npuser';
 import { createSignInHandler, type SignInHandler } from 'npuser/http';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
-import { EMAIL, SECRET, testClock, type TestClock } from '../helpers.js';
+import { EMAIL, SECRET, testClock, type TestClock } from '../support/helpers.js';
 import { connect, deleteKeys, probeRedis, scanKeys, testPrefix } from '../support/redis.js';
 import { CONNECTION, cookieHeader, get, post } from '../http/support.js';
 

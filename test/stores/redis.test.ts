@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { NpUser, isNpUserError, type CodeStore, type StoreCounter, type StoreStep } from 'npuser';
 import { memoryMailer, runCodeStoreContract } from 'npuser/testing';
 import { redisCodeStore } from 'npuser/stores/redis';
-import { EMAIL, SECRET } from '../helpers.js';
+import { EMAIL, SECRET } from '../support/helpers.js';
 import { connect, deleteKeys, logCommands, probeRedis, scanKeys, tally, testPrefix } from '../support/redis.js';
 
 // The store on its own: options, reply checking, the contract on a real Redis,

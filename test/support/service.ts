@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { memoryCodeStore } from 'npuser';
 import { createService, type Service, type ServiceAccessLogEntry, type ServiceAppConfig, type ServiceConfig } from 'npuser/http';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
-import { testClock, type TestClock } from '../helpers.js';
+import { testClock, type TestClock } from './helpers.js';
 import { spyStore, type SpyStore } from './spy-store.js';
 
 export const BASE = 'http://npuser.test';

@@ -1,7 +1,7 @@
 // A memory code store that counts (and optionally records) every call, to prove "the store was never touched" or what reached it.
 import { NpUser, memoryCodeStore, type CodeStore, type MemoryCodeStore, type NpUserOptions } from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
-import { testClock } from '../helpers.js';
+import { testClock } from './helpers.js';
 
 export type StoreMethod = 'set' | 'get' | 'consume' | 'delete' | 'increment';
 

@@ -3,7 +3,7 @@ import { SignJWT, base64url, createLocalJWKSet, decodeProtectedHeader, exportJWK
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NpUser, type SigningKeyInput } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { SECRET, expectRefused, setup, signIn } from '../helpers.js';
+import { SECRET, expectRefused, setup, signIn } from '../support/helpers.js';
 
 const ed = generateKeyPairSync('ed25519');
 const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });

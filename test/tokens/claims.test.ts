@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { NpUser } from 'npuser';
-import { EMAIL, SECRET, requestAndRead, setup } from '../helpers.js';
+import { EMAIL, SECRET, requestAndRead, setup } from '../support/helpers.js';
 
 describe('opt-in claims', () => {
   it('includeEmail adds the canonical address as email, with email_verified', async () => {

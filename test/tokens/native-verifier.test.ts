@@ -8,7 +8,7 @@ import { NpUser, isNpUserError, memoryCodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
 import { deriveKeys } from '../../src/lib/keys.js';
 import { tokenSettings, verifyToken } from '../../src/token.js';
-import { EMAIL, SECRET, expectRefused, setup, signIn, testClock } from '../helpers.js';
+import { EMAIL, SECRET, expectRefused, setup, signIn, testClock } from '../support/helpers.js';
 import { spyStore } from '../support/spy-store.js';
 
 const checked = vi.hoisted(() => ({ signatures: 0, inPool: 0 }));

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
 import { deriveKeys } from '../../src/lib/keys.js';
-import { EMAIL, SECRET, setup, signIn, testClock } from '../helpers.js';
+import { EMAIL, SECRET, setup, signIn, testClock } from '../support/helpers.js';
 
 async function invalid(promise: Promise<unknown>): Promise<boolean> {
   return promise.then(

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { NpUser, memoryCodeStore } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { EMAIL, SECRET, expectRefused, setup, signIn, testClock } from '../helpers.js';
+import { EMAIL, SECRET, expectRefused, setup, signIn, testClock } from '../support/helpers.js';
 
 const HOUR = 3_600_000;
 

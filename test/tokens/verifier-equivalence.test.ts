@@ -13,7 +13,7 @@ import { deriveKeys } from '../../src/lib/keys.js';
 import { resolveSigningKeys } from '../../src/lib/signing-keys.js';
 import { type TokenSettings, signToken, tokenSettings, verifyToken } from '../../src/token.js';
 import { verifyToken as joseVerifyToken } from '../support/jose-token.js';
-import { SECRET } from '../helpers.js';
+import { SECRET } from '../support/helpers.js';
 
 type Alg = 'HS256' | 'EdDSA' | 'ES256';
 

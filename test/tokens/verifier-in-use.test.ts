@@ -2,7 +2,7 @@
 // verifier, and with the jose-based reference in its place. This proves each
 // run verifies with the verifier it names, so passing both means something.
 import { describe, expect, it, vi } from 'vitest';
-import { setup, signIn } from '../helpers.js';
+import { setup, signIn } from '../support/helpers.js';
 
 const calls = vi.hoisted(() => ({ jose: 0, native: 0 }));
 vi.mock('jose', async (importOriginal) => {

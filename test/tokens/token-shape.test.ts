@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isNpUserError } from 'npuser';
-import { setup } from './helpers.js';
+import { setup } from '../support/helpers.js';
 
 // Count what starts parsing a token: npuser's own decoder, and jose's jwtVerify
 // (the reference verifier the token suite also runs against). Malformed and
@@ -16,8 +16,8 @@ vi.mock('jose', async (importOriginal) => {
     },
   };
 });
-vi.mock('../src/lib/jws.js', async (importOriginal) => {
-  const jws = await importOriginal<typeof import('../src/lib/jws.js')>();
+vi.mock('../../src/lib/jws.js', async (importOriginal) => {
+  const jws = await importOriginal<typeof import('../../src/lib/jws.js')>();
   return {
     ...jws,
     decodeSegment: (segment: string) => {

@@ -3,8 +3,8 @@ import { SignJWT, UnsecuredJWT, base64url, decodeJwt, decodeProtectedHeader, exp
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NpUser } from 'npuser';
 import { memoryMailer } from 'npuser/testing';
-import { deriveKeys } from '../src/lib/keys.js';
-import { EMAIL, SECRET, expectRefused, requestAndRead, setup, testClock } from './helpers.js';
+import { deriveKeys } from '../../src/lib/keys.js';
+import { EMAIL, SECRET, expectRefused, requestAndRead, setup, testClock } from '../support/helpers.js';
 
 // The app's real signing key, derived as npuser derives it: forged tokens
 // below are signed with the right key, so only the claim checks can stop them.
