@@ -1,7 +1,7 @@
 // The code examples of the documentation, and a type-check of each against the sources.
 //
 // Examples are fragments: they use `np`, `email`, `req`, `res`… without declaring them.
-// test/doc-examples/prelude.d.ts declares those once, for all of them; each example is
+// test/docs/examples/prelude.d.ts declares those once, for all of them; each example is
 // compiled as its own module, so what one declares never leaks into another.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -97,7 +97,7 @@ export function sourceFiles(dir: string): string[] {
 }
 
 /** Where the examples' prelude and their compiler options live. */
-export const EXAMPLES_DIR = join(ROOT, 'test', 'doc-examples');
+export const EXAMPLES_DIR = join(ROOT, 'test', 'docs', 'examples');
 
 function compilerOptions(): { options: ts.CompilerOptions; fileNames: string[] } {
   const configFile = join(EXAMPLES_DIR, 'tsconfig.json');

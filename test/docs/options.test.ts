@@ -7,7 +7,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, OPTION_BOUNDS } from 'npuser';
 
-const OPTIONS_SOURCE = fileURLToPath(new URL('../src/options.ts', import.meta.url));
+const OPTIONS_SOURCE = fileURLToPath(new URL('../../src/options.ts', import.meta.url));
 
 /** Each member of `NpUserOptions` with its doc comment's `@default` text and its whole comment. */
 function documentedOptions(): Map<string, { defaultText: string | undefined; comment: string }> {

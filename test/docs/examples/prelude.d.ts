@@ -1,6 +1,6 @@
 // What the documentation's code examples take as given: the app around each fragment.
 //
-// test/doc-examples.test.ts compiles every ```ts block of README.md and docs/*.md and
+// test/docs/code-examples.test.ts compiles every ```ts block of README.md and docs/*.md and
 // every @example of src/ as a module of its own, with this file as its only ambient
 // context. An example may declare any of these names itself; its own declaration
 // shadows the one here. Types are what a real app has (Express-style handlers, a

@@ -1,13 +1,13 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from 'npuser';
-import { markdownExamples, sourceFiles, tsdocExamples, typecheckExamples, type CodeExample } from './support/code-examples.js';
+import { markdownExamples, sourceFiles, tsdocExamples, typecheckExamples, type CodeExample } from '../support/code-examples.js';
 
 // Every ```ts block of README.md and docs/*.md and every @example of src/ compiles
-// against the sources, with test/doc-examples/prelude.d.ts declaring what fragments
+// against the sources, with test/docs/examples/prelude.d.ts declaring what fragments
 // take as given (np, req, res…). A failure names the file and line of the example.
 
-const guides = readdirSync(new URL('../docs/', import.meta.url))
+const guides = readdirSync(new URL('../../docs/', import.meta.url))
   .filter((name) => name.endsWith('.md'))
   .sort();
 const examples: CodeExample[] = [
@@ -67,7 +67,7 @@ describe('code examples: extraction', () => {
 });
 
 describe('code examples: type-check', () => {
-  it('test/doc-examples/prelude.d.ts', () => {
+  it('test/docs/examples/prelude.d.ts', () => {
     expect(checked.preludeProblems.map((p) => p.text)).toEqual([]);
   });
 

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS, NP_USER_ERROR_CODES, OPTION_BOUNDS } from 'npuser';
-import { headingAnchors, links, type Link } from './support/markdown.js';
+import { headingAnchors, links, type Link } from '../support/markdown.js';
 
-const root = new URL('../', import.meta.url);
+const root = new URL('../../', import.meta.url);
 const readme = readFileSync(new URL('README.md', root), 'utf8');
 
 /**
