@@ -11,7 +11,10 @@ export default defineConfig(
   {
     languageOptions: {
       globals: { ...globals.node },
-      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'bin/npuser.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['eslint.config.js', 'bin/npuser.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       // Numbers in template literals are fine; everything else stays strict.

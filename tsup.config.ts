@@ -3,10 +3,7 @@ import { ENTRY_POINTS } from './src/entry-points.js';
 
 // `./testing` → `testing/index`, `.` → `index`: the dist layout the exports map names.
 const entry = Object.fromEntries(
-  Object.entries(ENTRY_POINTS).map(([subpath, source]) => [
-    subpath === '.' ? 'index' : `${subpath.slice(2)}/index`,
-    source,
-  ]),
+  Object.entries(ENTRY_POINTS).map(([subpath, source]) => [subpath === '.' ? 'index' : `${subpath.slice(2)}/index`, source]),
 );
 
 const shared = {

@@ -33,7 +33,9 @@ if (process.argv[2] === '--bare-server') {
   });
   server.listen(0, '127.0.0.1', () => {
     const address = server.address();
-    process.stdout.write(`${JSON.stringify({ event: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ event: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 })}\n`,
+    );
   });
   process.once('SIGTERM', () => {
     server.close(() => process.exit(0));
@@ -99,7 +101,14 @@ async function main() {
   const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
   const key = `npu_test_${randomBytes(32).toString('base64url')}`;
   const config = {
-    apps: [{ id: 'bench', mode: 'test', secretEnv: 'BENCH_SECRET', apiKeys: [{ id: 'k1', sha256: createHash('sha256').update(key).digest('hex') }] }],
+    apps: [
+      {
+        id: 'bench',
+        mode: 'test',
+        secretEnv: 'BENCH_SECRET',
+        apiKeys: [{ id: 'k1', sha256: createHash('sha256').update(key).digest('hex') }],
+      },
+    ],
     // The quota is counted on every request; set far above what the run makes.
     quota: { requests: 1_000_000_000, windowSeconds: 3600 },
   };
@@ -140,7 +149,9 @@ async function main() {
       const opsPerSec = median(values);
       medians[name] = opsPerSec;
       const spread = opsPerSec === 0 ? 0 : (Math.max(...values) - Math.min(...values)) / opsPerSec;
-      process.stdout.write(`${JSON.stringify({ name, opsPerSec: Math.round(opsPerSec), rounds: values.length, spread: Number(spread.toFixed(3)) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ name, opsPerSec: Math.round(opsPerSec), rounds: values.length, spread: Number(spread.toFixed(3)) })}\n`,
+      );
     }
     const ratio = (medians['npuser serve: POST /v1/validate-token'] ?? 0) / (medians['bare node:http (ceiling)'] ?? 1);
     process.stdout.write(`${JSON.stringify({ name: 'validate-token / bare node:http', ratio: Number(ratio.toFixed(3)) })}\n`);

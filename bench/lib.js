@@ -91,7 +91,12 @@ export async function measure(figures, { rounds, roundMs, onResult }) {
     const measured = rates[index] ?? [];
     const best = Math.max(...measured);
     const worst = Math.min(...measured);
-    const result = { name: figure.name, opsPerSec: Math.round(best), rounds: measured.length, spread: Number(((best - worst) / best).toFixed(3)) };
+    const result = {
+      name: figure.name,
+      opsPerSec: Math.round(best),
+      rounds: measured.length,
+      spread: Number(((best - worst) / best).toFixed(3)),
+    };
     onResult?.(result);
     return result;
   });

@@ -27,4 +27,9 @@ for (let i = 0; i < pending; i += 1) await np.requestCode(`pending${i}@example.c
 const seconds = (performance.now() - started) / 1000;
 const after = settledHeap();
 if (store.size !== 3 * pending + 3) throw new Error(`expected ${3 * pending + 3} entries, the store holds ${store.size}`);
-printLine({ name: `memory store, heap per pending code, ${pending.toExponential(0).replace('e+', 'e')} codes`, bytesPerCode: Math.round((after - before) / pending), pending, seconds: Number(seconds.toFixed(1)) });
+printLine({
+  name: `memory store, heap per pending code, ${pending.toExponential(0).replace('e+', 'e')} codes`,
+  bytesPerCode: Math.round((after - before) / pending),
+  pending,
+  seconds: Number(seconds.toFixed(1)),
+});

@@ -91,7 +91,11 @@ for (const kind of /** @type {const} */ (['memory', 'redis'])) {
         for (let i = 0; i < pool; i += 1) await np.requestCode(`${verifying}-${i}@example.com`);
         codes = mailer.codes.slice(first, first + pool);
       },
-      round: asyncRound((i) => np.verifyCode(`${verifying}-${i}@example.com`, /** @type {string} */ (codes[i])), { inFlight, limit: pool, perRound: true }),
+      round: asyncRound((i) => np.verifyCode(`${verifying}-${i}@example.com`, /** @type {string} */ (codes[i])), {
+        inFlight,
+        limit: pool,
+        perRound: true,
+      }),
     });
 
     await np.requestCode(`${tag.replace(' ', '-')}-token@example.com`);

@@ -121,14 +121,18 @@ for (const line of lines) {
 
 const fmt = (/** @type {number} */ n) => (Number.isFinite(n) ? (n >= 100 ? String(Math.round(n)) : n.toFixed(2)) : '–');
 const verdict = (/** @type {number} */ value, /** @type {[string, number] | undefined} */ target) =>
-  target === undefined ? '' : `${target[0]} ${target[1]}: ${(target[0] === '≥' ? value >= target[1] : value <= target[1]) ? 'met' : 'NOT met'}`;
+  target === undefined
+    ? ''
+    : `${target[0]} ${target[1]}: ${(target[0] === '≥' ? value >= target[1] : value <= target[1]) ? 'met' : 'NOT met'}`;
 
 const out = [`\nnpuser bench: Node ${process.version}, ${String(byName.size)} figures, ratios in this run\n`];
 out.push('| figure | ops/s | spread | compared with | ratio | target |', '|---|---:|---:|---|---:|---|');
 for (const { figure, baseline, base, target } of ratios) {
   const line = byName.get(figure);
   const value = (line?.opsPerSec ?? Number.NaN) / base;
-  out.push(`| ${figure} | ${fmt(line?.opsPerSec ?? Number.NaN)} | ${fmt(line?.spread ?? Number.NaN)} | ${baseline} | ${fmt(value)} | ${verdict(value, target)} |`);
+  out.push(
+    `| ${figure} | ${fmt(line?.opsPerSec ?? Number.NaN)} | ${fmt(line?.spread ?? Number.NaN)} | ${baseline} | ${fmt(value)} | ${verdict(value, target)} |`,
+  );
 }
 out.push('', '| measured alone | value | target |', '|---|---:|---|');
 for (const line of lines) {

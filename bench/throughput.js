@@ -56,7 +56,14 @@ const figures = [];
 const addresses = Array.from({ length: 4096 }, (_, i) => `someone${i}@example.com`);
 const storeKey = randomBytes(32);
 figures.push(
-  { name: 'createHmac (address + code)', round: syncRound((i) => createHmac('sha256', storeKey).update(`${addresses[i & 4095]}042917`).digest()) },
+  {
+    name: 'createHmac (address + code)',
+    round: syncRound((i) =>
+      createHmac('sha256', storeKey)
+        .update(`${addresses[i & 4095]}042917`)
+        .digest(),
+    ),
+  },
   { name: 'randomInt (a code)', round: syncRound(() => randomInt(0, 1_000_000)) },
   { name: 'randomBytes(16) (an id)', round: syncRound(() => randomBytes(16)) },
 );
@@ -89,7 +96,9 @@ figures.push({
   /** @param {import('npuser').MemoryCodeStore} store */
   const inline = (store) => {
     const symbol = Object.getOwnPropertySymbols(store).find((s) => s.description === 'npuser inline transact');
-    const offered = /** @type {{ run: (steps: import('npuser').StoreStep[]) => unknown[] } | undefined} */ (symbol && /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (store))[symbol]);
+    const offered = /** @type {{ run: (steps: import('npuser').StoreStep[]) => unknown[] } | undefined} */ (
+      symbol && /** @type {Record<symbol, unknown>} */ (/** @type {unknown} */ (store))[symbol]
+    );
     if (offered === undefined) throw new Error('the memory store offers no inline transact');
     return offered.run;
   };
@@ -159,7 +168,15 @@ for (const alg of /** @type {Algorithm[]} */ (['HS256', 'EdDSA', 'ES256'])) {
   const at = (/** @type {number} */ i) => /** @type {string} */ (distinct[i % distinct.length]);
   const baseline = baselineVerifier(alg, publicKey);
   figures.push({ name: `node:crypto ${alg} verify + claims`, round: syncRound((i) => baseline(at(i))) });
-  const joseOptions = { algorithms: [alg], issuer: 'npuser', audience: 'npuser', typ: 'npuser+jwt', requiredClaims: ['sub', 'jti'], clockTolerance: 30, maxTokenAge: 3600 };
+  const joseOptions = {
+    algorithms: [alg],
+    issuer: 'npuser',
+    audience: 'npuser',
+    typ: 'npuser+jwt',
+    requiredClaims: ['sub', 'jti'],
+    clockTolerance: 30,
+    maxTokenAge: 3600,
+  };
   figures.push({ name: `jose ${alg} verify`, round: asyncRound((i) => jwtVerify(at(i), publicKey, joseOptions)) });
 
   if (alg === 'HS256') {
@@ -169,9 +186,17 @@ for (const alg of /** @type {Algorithm[]} */ (['HS256', 'EdDSA', 'ES256'])) {
     );
   } else {
     figures.push(
-      { name: `jose ${alg} verify, ${IN_FLIGHT} in flight`, round: asyncRound((i) => jwtVerify(at(i), publicKey, joseOptions), { inFlight: IN_FLIGHT }) },
+      {
+        name: `jose ${alg} verify, ${IN_FLIGHT} in flight`,
+        round: asyncRound((i) => jwtVerify(at(i), publicKey, joseOptions), { inFlight: IN_FLIGHT }),
+      },
       validating(`validateToken ${alg}, distinct tokens`, alg, distinct),
-      validating(`validateToken ${alg}, distinct tokens, ${IN_FLIGHT} in flight`, alg, await tokenPool(alg, 2 * distinct.length), IN_FLIGHT),
+      validating(
+        `validateToken ${alg}, distinct tokens, ${IN_FLIGHT} in flight`,
+        alg,
+        await tokenPool(alg, 2 * distinct.length),
+        IN_FLIGHT,
+      ),
     );
   }
   const repeatedApp = app(alg);
@@ -197,7 +222,10 @@ for (const alg of /** @type {Algorithm[]} */ (['HS256', 'EdDSA', 'ES256'])) {
       for (let i = 0; i < pending; i += 1) await verifying.requestCode(`verify${i}@example.com`);
       codes = mailer.codes.slice(first, first + pending);
     },
-    round: asyncRound((i) => verifying.verifyCode(`verify${i}@example.com`, /** @type {string} */ (codes[i])), { limit: pending, perRound: true }),
+    round: asyncRound((i) => verifying.verifyCode(`verify${i}@example.com`, /** @type {string} */ (codes[i])), {
+      limit: pending,
+      perRound: true,
+    }),
   });
 
   const flowing = app('HS256');
@@ -210,6 +238,5 @@ for (const alg of /** @type {Algorithm[]} */ (['HS256', 'EdDSA', 'ES256'])) {
     }),
   });
 }
-
 
 await measure(figures, { rounds: ROUNDS, roundMs: ROUND_MS, onResult: printLine });

@@ -90,7 +90,8 @@ export function baselineVerifier(alg, key) {
     const now = Math.floor(Date.now() / 1000);
     const { iss, aud, sub, jti, iat, exp } = claims;
     if (iss !== 'npuser' || aud !== 'npuser' || typeof sub !== 'string' || typeof jti !== 'string') throw new Error('bad claims');
-    if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= now - 30 || iat > now + 30 || now - iat > 3600 + 30) throw new Error('bad times');
+    if (typeof iat !== 'number' || typeof exp !== 'number' || exp <= now - 30 || iat > now + 30 || now - iat > 3600 + 30)
+      throw new Error('bad times');
     return claims;
   };
 }

@@ -84,11 +84,7 @@ function command<const O extends OptionSpecs>(spec: Command<O>): Command {
 /** A new key pair of `alg`, as the private JWK to configure and the public one to publish. */
 function generateSigningKey(alg: string, kid?: string): { privateKey: object; publicKey: object } {
   const pair =
-    alg === 'EdDSA'
-      ? generateKeyPairSync('ed25519')
-      : alg === 'ES256'
-        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-        : undefined;
+    alg === 'EdDSA' ? generateKeyPairSync('ed25519') : alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : undefined;
   if (pair === undefined) throw new TypeError(`unknown --alg ${alg}: use EdDSA or ES256`);
   // Checked here, in the command's own words: the option check below would
   // name `options.signingKeys[0]`, which the person at the terminal never wrote.
@@ -130,7 +126,7 @@ the service's configuration (it holds only the key's SHA-256).`,
   options: {
     app: { type: 'string', value: '<id>', description: "the app's id in the configuration (required)" },
     test: { type: 'boolean', description: 'a key for a test-mode app' },
-    id: { type: 'string', value: '<key id>', description: 'the entry\'s id (default: k-<random>)' },
+    id: { type: 'string', value: '<key id>', description: "the entry's id (default: k-<random>)" },
     'not-after': { type: 'string', value: '<date-time>', description: 'when the key stops working, e.g. 2027-06-01T00:00:00Z' },
     json: { type: 'boolean', description: 'print one line of JSON instead' },
   },
@@ -248,10 +244,7 @@ const TOP_LEVEL_OPTIONS: OptionSpecs = {
 
 /** Writes the problem and where to read more on stderr; the exit code of a misuse. */
 function misuse(out: Output, problem: string, at: Command | readonly string[]): number {
-  const usage =
-    'path' in at
-      ? `Usage: ${synopsis(at)}\nRun 'npuser help ${at.path.join(' ')}' for more.\n`
-      : groupHelp(at);
+  const usage = 'path' in at ? `Usage: ${synopsis(at)}\nRun 'npuser help ${at.path.join(' ')}' for more.\n` : groupHelp(at);
   out.stderr(`npuser: ${problem}\n${usage}`);
   return 2;
 }
@@ -263,19 +256,26 @@ class UsageError extends Error {}
  * Parses `args` against `options` (and `--help`). Unknown options, missing
  * values and values given to a flag are refused in the user's own spelling.
  */
-function parse(
-  args: readonly string[],
-  options: OptionSpecs,
-): { values: Values; positionals: string[]; help: boolean } {
+function parse(args: readonly string[], options: OptionSpecs): { values: Values; positionals: string[]; help: boolean } {
   const all: OptionSpecs = { help: HELP, ...options };
   const config = Object.fromEntries(
     Object.entries(all).map(([name, spec]) => [
       name,
-      { type: spec.type, ...(spec.short === undefined ? {} : { short: spec.short }), ...(spec.default === undefined ? {} : { default: spec.default }) },
+      {
+        type: spec.type,
+        ...(spec.short === undefined ? {} : { short: spec.short }),
+        ...(spec.default === undefined ? {} : { default: spec.default }),
+      },
     ]),
   );
   // Not strict: parseArgs' own errors name `<value>` and suggest `--`; these name what was typed.
-  const { values, positionals, tokens } = parseArgs({ args: [...args], options: config, strict: false, allowPositionals: true, tokens: true });
+  const { values, positionals, tokens } = parseArgs({
+    args: [...args],
+    options: config,
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
   const help = tokens.some((t) => t.kind === 'option' && t.name === 'help');
   if (!help) {
     for (const token of tokens) {
@@ -316,9 +316,7 @@ function runGroup(group: readonly string[], args: readonly string[], out: Output
     return 0;
   }
   if (parsed.positionals.length > 0) return misuse(out, `unexpected argument '${parsed.positionals.join(' ')}'`, group);
-  return group.length === 0
-    ? misuse(out, 'no command given', group)
-    : misuse(out, `'${group.join(' ')}' needs a command`, group);
+  return group.length === 0 ? misuse(out, 'no command given', group) : misuse(out, `'${group.join(' ')}' needs a command`, group);
 }
 
 async function runCommand(cmd: Command, args: readonly string[], out: Output): Promise<number> {

@@ -146,7 +146,8 @@ export class NpUserError extends Error {
     super(MESSAGES[code], 'cause' in options ? { cause: options.cause } : undefined);
     this.name = 'NpUserError';
     this.code = code;
-    if (options.retryAfterSeconds !== undefined) Object.defineProperty(this, 'retryAfterSeconds', { value: options.retryAfterSeconds, enumerable: true });
+    if (options.retryAfterSeconds !== undefined)
+      Object.defineProperty(this, 'retryAfterSeconds', { value: options.retryAfterSeconds, enumerable: true });
     Object.defineProperty(this, BRAND, { value: true });
   }
 

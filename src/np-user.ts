@@ -160,7 +160,11 @@ export class NpUser implements NpUserApi {
     // strictly before the code is written: a guess reads the code before it
     // counts its attempt, so every comparison with the new code is counted
     // in the new code's window, even with a store that runs steps one by one.
-    await this.#run([...limits.map((l) => l.step), { op: 'delete', key: keys.attempts }, { op: 'set', key: keys.code, value: stored, ttlMs }], limits, address);
+    await this.#run(
+      [...limits.map((l) => l.step), { op: 'delete', key: keys.attempts }, { op: 'set', key: keys.code, value: stored, ttlMs }],
+      limits,
+      address,
+    );
 
     const result = { email: address, expiresAt: new Date(expiresAt) };
     if (!allowed) {

@@ -2,7 +2,16 @@ import type { KeyObject } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { NpUserError } from './errors.js';
 import { Doorkeeper } from './lib/doorkeeper.js';
-import { type JwsAlgorithm, decodeSegment, encodeSegment, parseJsonObject, signInput, utf8Text, verifyInPool, verifyInput } from './lib/jws.js';
+import {
+  type JwsAlgorithm,
+  decodeSegment,
+  encodeSegment,
+  parseJsonObject,
+  signInput,
+  utf8Text,
+  verifyInPool,
+  verifyInput,
+} from './lib/jws.js';
 import { randomId } from './lib/keys.js';
 import type { ResolvedSigningKey } from './lib/signing-keys.js';
 import type { TokenClaims, TokenClaimsContext, ValidateTokenResult } from './types.js';
@@ -382,7 +391,14 @@ interface Clock {
  * After the signature: the payload and its claims, in jose's order, then
  * npuser's own checks; the token is remembered once it has passed them all.
  */
-function checkClaims(settings: TokenSettings, token: string, valid: boolean, bytes: Buffer, signature: Buffer, clock: Clock): VerifiedToken {
+function checkClaims(
+  settings: TokenSettings,
+  token: string,
+  valid: boolean,
+  bytes: Buffer,
+  signature: Buffer,
+  clock: Clock,
+): VerifiedToken {
   if (!valid) throw invalidToken();
   const text = utf8Text(bytes);
   const payload = text === undefined ? undefined : parseJsonObject(text);
@@ -396,7 +412,13 @@ function checkClaims(settings: TokenSettings, token: string, valid: boolean, byt
   if (typeof exp !== 'number') throw invalidToken();
   checkTimes(clock, iat, exp, undefined);
   const { sub, jti, auth_time: authTime } = payload;
-  if (typeof sub !== 'string' || typeof jti !== 'string' || typeof authTime !== 'number' || !Number.isSafeInteger(authTime) || authTime > iat) {
+  if (
+    typeof sub !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof authTime !== 'number' ||
+    !Number.isSafeInteger(authTime) ||
+    authTime > iat
+  ) {
     throw invalidToken();
   }
 

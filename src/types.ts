@@ -494,12 +494,7 @@ export interface NpUserApi {
  * const watched: NpUserEventType[] = ['address.locked', 'rate.limited'];
  * ```
  */
-export type NpUserEventType =
-  | 'code.requested'
-  | 'code.verified'
-  | 'code.failed'
-  | 'address.locked'
-  | 'rate.limited';
+export type NpUserEventType = 'code.requested' | 'code.verified' | 'code.failed' | 'address.locked' | 'rate.limited';
 
 /**
  * Why an event happened.

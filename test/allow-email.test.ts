@@ -27,7 +27,7 @@ describe('allowEmail: who may sign in', () => {
     let drawn = 0;
     const s = setup({
       allowEmail: (email) => (asked.push(email), true),
-      generateCode: () => (drawn += 1, '123456'),
+      generateCode: () => ((drawn += 1), '123456'),
     });
     await s.np.requestCode('  Ada@Bücher.DE ');
     expect(asked).toEqual(['ada@xn--bcher-kva.de']);
@@ -55,7 +55,9 @@ describe('allowEmail: who may sign in', () => {
       });
       const answer = await np.requestCode(EMAIL);
       // And a second request inside the cooldown: the same refusal either way.
-      const second = await np.requestCode(EMAIL).catch((err: unknown) => (isNpUserError(err) ? `${err.code} ${String(err.retryAfterSeconds)}` : err));
+      const second = await np
+        .requestCode(EMAIL)
+        .catch((err: unknown) => (isNpUserError(err) ? `${err.code} ${String(err.retryAfterSeconds)}` : err));
       results[which] = { answer: [answer, second], log, mails: mailer.messages.length, events };
     }
     expect(results.refused.answer).toEqual(results.allowed.answer);
@@ -90,7 +92,13 @@ describe('onSignIn: where the app keeps its own user row', () => {
     const seen: unknown[] = [];
     const s = setup({ onSignIn: (context) => void seen.push(context) });
     const code = await requestAndRead(s);
-    await rejectsWith(s.np.verifyCode(EMAIL, code.replace(/^./, (d) => String((Number(d) + 1) % 10))), 'ERR_NPUSER_INVALID_CODE');
+    await rejectsWith(
+      s.np.verifyCode(
+        EMAIL,
+        code.replace(/^./, (d) => String((Number(d) + 1) % 10)),
+      ),
+      'ERR_NPUSER_INVALID_CODE',
+    );
     const { subject } = await s.np.verifyCode(' ADA@example.com', code);
     expect(seen).toEqual([{ subject, email: EMAIL }]);
   });

@@ -64,7 +64,12 @@ describe('npuser keys generate', () => {
 /** The commands the top-level help lists, as the words that run them. */
 function listedCommands(help: string): string[] {
   const section = help.split('\nCommands:\n')[1]?.split('\n\n')[0] ?? '';
-  return section.split('\n').map((line) => line.trim().split(/\s{2,}/)[0]!.replace(/ \[.*$/, ''));
+  return section.split('\n').map((line) =>
+    line
+      .trim()
+      .split(/\s{2,}/)[0]!
+      .replace(/ \[.*$/, ''),
+  );
 }
 
 describe('npuser: help and version', () => {

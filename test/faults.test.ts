@@ -117,11 +117,14 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
     ['hangs (storeTimeoutMs: 20)', everyMethod(never)],
     // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- a store rejecting with a non-Error is the fault
     ['rejects with a non-Error', everyMethod(() => Promise.reject('down'))],
-    ['returns a rejected thenable', everyMethod(() => ({
+    [
+      'returns a rejected thenable',
+      everyMethod(() => ({
         then: (_: unknown, reject: (e: Error) => void) => {
           reject(new Error('thenable'));
         },
-      }))],
+      })),
+    ],
     [
       'returns a thenable whose then throws',
       everyMethod(() => ({
@@ -355,7 +358,9 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
       await s.np.requestCode(EMAIL);
       const np = new NpUser({
         secret: SECRET,
-        store: faultyStore(s.store.inner, { increment: (key, next) => (key.endsWith(':attempts') ? Promise.reject(new Error('OOM')) : next()) }),
+        store: faultyStore(s.store.inner, {
+          increment: (key, next) => (key.endsWith(':attempts') ? Promise.reject(new Error('OOM')) : next()),
+        }),
         mailer: s.mailer,
         now: () => START,
       });
@@ -382,7 +387,9 @@ describe('store faults fail closed with ERR_NPUSER_STORE_FAILED', () => {
       await s.np.requestCode(EMAIL);
       const np = new NpUser({
         secret: SECRET,
-        store: faultyStore(s.store.inner, { increment: (key, next) => (key.endsWith(':failures') ? Promise.reject(new Error('down')) : next()) }),
+        store: faultyStore(s.store.inner, {
+          increment: (key, next) => (key.endsWith(':failures') ? Promise.reject(new Error('down')) : next()),
+        }),
         mailer: s.mailer,
         now: () => START,
       });

@@ -48,10 +48,7 @@ function explodingProxy(): object {
   const boom = (): never => {
     throw new Error('trap: property access');
   };
-  return new Proxy(
-    {},
-    { get: boom, has: boom, ownKeys: boom, getOwnPropertyDescriptor: boom, getPrototypeOf: boom },
-  );
+  return new Proxy({}, { get: boom, has: boom, ownKeys: boom, getOwnPropertyDescriptor: boom, getPrototypeOf: boom });
 }
 
 const HOSTILE_VALUES: readonly (readonly [name: string, value: unknown])[] = [
@@ -418,7 +415,10 @@ const MALFORMED_TOKENS: readonly (readonly [name: string, token: string])[] = [
   ['non-ASCII', 'ä.ö.ü'],
   ['JSON', '{"alg":"none"}'],
   ['garbage base64url', 'xxxx.yyyy.zzzz'],
-  ['alg none', `${Buffer.from('{"alg":"none","typ":"npuser+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.x`],
+  [
+    'alg none',
+    `${Buffer.from('{"alg":"none","typ":"npuser+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.x`,
+  ],
   ['control characters only', '\u0001\u0002.\u001b[0m.\u007f'],
 ];
 
@@ -443,7 +443,10 @@ describe('validateToken: hostile tokens', () => {
     const { token } = await s.np.verifyCode(EMAIL, s.mailer.lastCodeFor(EMAIL)!);
     await expect(s.np.validateToken(token)).resolves.toBeDefined();
     for (const suffix of ['\n', ' ', '\u0000', '.', '.x', 'A'.repeat(4096)]) {
-      expect(isNpUserError(await rejection(() => s.np.validateToken(token + suffix)), 'ERR_NPUSER_INVALID_TOKEN'), JSON.stringify(suffix.slice(0, 4))).toBe(true);
+      expect(
+        isNpUserError(await rejection(() => s.np.validateToken(token + suffix)), 'ERR_NPUSER_INVALID_TOKEN'),
+        JSON.stringify(suffix.slice(0, 4)),
+      ).toBe(true);
     }
   });
 });
@@ -508,10 +511,14 @@ describe('revokeToken: hostile tokens never reach the store', () => {
     // This app's token with another jti and the original signature.
     const [header, payload, signature] = token.split('.') as [string, string, string];
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-    forged.push(['a swapped payload', `${header}.${Buffer.from(JSON.stringify({ ...claims, jti: 'A'.repeat(22) })).toString('base64url')}.${signature}`]);
+    forged.push([
+      'a swapped payload',
+      `${header}.${Buffer.from(JSON.stringify({ ...claims, jti: 'A'.repeat(22) })).toString('base64url')}.${signature}`,
+    ]);
     // The genuine header and payload with garbage for a signature.
     forged.push(['a garbage signature', `${header}.${payload}.${'A'.repeat(signature.length)}`]);
-    for (const suffix of ['\n', '\u0000', '.x', 'A'.repeat(4096)]) forged.push([`the genuine token + ${JSON.stringify(suffix.slice(0, 4))}`, token + suffix]);
+    for (const suffix of ['\n', '\u0000', '.x', 'A'.repeat(4096)])
+      forged.push([`the genuine token + ${JSON.stringify(suffix.slice(0, 4))}`, token + suffix]);
 
     for (const [name, candidate] of forged) {
       expect(isNpUserError(await rejection(() => s.np.revokeToken(candidate)), 'ERR_NPUSER_INVALID_TOKEN'), name).toBe(true);

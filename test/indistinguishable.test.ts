@@ -78,7 +78,14 @@ async function observe(world: World, actions: readonly Action[]): Promise<string
 
 const wrongGuess = fc.stringMatching(/^[0-9]{6}$/).filter((code) => code !== VICTIM_CODE);
 const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('guess' as const), code: wrongGuess, client: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('guess' as const),
+      code: wrongGuess,
+      client: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 20 * 60_000 }) }) },
 );
 

@@ -53,10 +53,10 @@ describe('NpUser: the sign-in flow', () => {
     const np = new NpUser({ secret: SECRET });
     const writes: string[] = [];
     const original = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
+    process.stdout.write = (chunk: string | Uint8Array) => {
       writes.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString());
       return true;
-    });
+    };
     try {
       await np.requestCode(EMAIL);
     } finally {

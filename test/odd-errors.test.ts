@@ -92,7 +92,13 @@ describe('telling an NpUserError from anything else never throws', () => {
 describe('a store error', () => {
   it('keeps what helps diagnosis: the message, an identifier-like name, a string code', async () => {
     const np = withStore(() =>
-      Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379', { cause: new Error('inner') }), { name: 'RedisError', code: 'ECONNREFUSED', port: 6379 })),
+      Promise.reject(
+        Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379', { cause: new Error('inner') }), {
+          name: 'RedisError',
+          code: 'ECONNREFUSED',
+          port: 6379,
+        }),
+      ),
     );
     const err = await rejectsWith(np.requestCode(EMAIL), 'ERR_NPUSER_STORE_FAILED');
     expect(err.cause).toMatchObject({ message: 'connect ECONNREFUSED 127.0.0.1:6379', name: 'RedisError', code: 'ECONNREFUSED' });

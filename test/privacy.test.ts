@@ -211,8 +211,16 @@ describe('privacy: subjects', () => {
       for (const key of [SECRET, '', 'npuser', 'npuser/v1 subject', Buffer.alloc(32)]) {
         candidates.push(createHmac('sha256', key).update(value).digest());
       }
-      candidates.push(createHash('sha256').update(SECRET + value).digest());
-      candidates.push(createHash('sha256').update(value + SECRET).digest());
+      candidates.push(
+        createHash('sha256')
+          .update(SECRET + value)
+          .digest(),
+      );
+      candidates.push(
+        createHash('sha256')
+          .update(value + SECRET)
+          .digest(),
+      );
       candidates.push(createHmac('sha256', value).update(SECRET).digest());
     }
     const encodings = candidates.flatMap((digest) => [digest.toString('base64url'), digest.toString('hex'), digest.toString('base64')]);
@@ -283,7 +291,14 @@ describe('privacy: errors and output', () => {
       s.np.requestCode(ADDRESS, { clientKey: `${CLIENT_KEY}${'x'.repeat(600)}` }),
       s.np.validateToken(`${ADDRESS}.${CODE}.${CLIENT_KEY}`),
     ];
-    const errors = await Promise.all(attempts.map((p) => p.then(() => new Error('resolved'), (e: unknown) => e)));
+    const errors = await Promise.all(
+      attempts.map((p) =>
+        p.then(
+          () => new Error('resolved'),
+          (e: unknown) => e,
+        ),
+      ),
+    );
     for (const err of errors) {
       expect(err instanceof TypeError || isNpUserError(err), inspect(err)).toBe(true);
       expectNothingSensitive([...reachableStrings(err), inspect(err, { depth: 10 })], 'an error');

@@ -85,7 +85,8 @@ describe('concurrency', () => {
   it('concurrent guesses at an address about to lock overshoot by fewer than maxAttempts, then it is locked', async () => {
     const s = setup({ maxFailuresPerDay: 3, maxAttempts: 5, resendCooldownSeconds: 0 });
     const first = await requestAndRead(s);
-    for (let i = 0; i < 2; i += 1) await expect(s.np.verifyCode(EMAIL, wrongCode(first))).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
+    for (let i = 0; i < 2; i += 1)
+      await expect(s.np.verifyCode(EMAIL, wrongCode(first))).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
     const code = await requestAndRead(s);
     const results = await Promise.allSettled(Array.from({ length: 50 }, () => s.np.verifyCode(EMAIL, wrongCode(code))));
     expect(results.every((r) => r.status === 'rejected')).toBe(true);

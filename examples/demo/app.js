@@ -116,7 +116,11 @@ export function createDemoApp({
     /** @param {unknown} err */
     const fail = (err) => {
       if (isNpUserError(err, 'ERR_NPUSER_STORE_FAILED')) {
-        sendPage(res, 503, messagePage({ title: 'Sign-in is unavailable', message: 'Sign-in is unavailable just now. Please try again in a moment.' }));
+        sendPage(
+          res,
+          503,
+          messagePage({ title: 'Sign-in is unavailable', message: 'Sign-in is unavailable just now. Please try again in a moment.' }),
+        );
         return;
       }
       try {
@@ -149,7 +153,9 @@ export function createDemoApp({
       return;
     }
     if (!allowed.includes(method)) {
-      sendPage(res, 405, messagePage({ title: 'Method not allowed', message: `This page does not accept ${method} requests.` }), { Allow: allowed.join(', ') });
+      sendPage(res, 405, messagePage({ title: 'Method not allowed', message: `This page does not accept ${method} requests.` }), {
+        Allow: allowed.join(', '),
+      });
       return;
     }
     const asset = path === '/style.css' || path === '/demo.js' ? STATIC[path] : undefined;

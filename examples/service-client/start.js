@@ -41,12 +41,13 @@ const stop = () => {
   app?.kill('SIGTERM');
 };
 /** @param {import('node:child_process').ChildProcess} child @param {string} name */
-const stopWith = (child, name) => child.once('exit', (code, signal) => {
-  if (stopping) return;
-  console.error(`${name} stopped (${code ?? signal ?? ''}): stopping the example`);
-  process.exitCode = code || 1;
-  stop();
-});
+const stopWith = (child, name) =>
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    console.error(`${name} stopped (${code ?? signal ?? ''}): stopping the example`);
+    process.exitCode = code || 1;
+    stop();
+  });
 stopWith(service, 'npuser serve');
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);

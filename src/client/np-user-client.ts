@@ -78,7 +78,8 @@ function optionError(name: string, expectation: string): TypeError {
 
 function integer(name: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw optionError(name, `must be an integer from ${min} to ${max}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw optionError(name, `must be an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -88,7 +89,11 @@ function transportCause(err: unknown, timeoutMs: number): Error {
     return Object.assign(new Error(`the service did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' });
   }
   const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  return new Error(typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,31}$/.test(code) ? `the service could not be reached: ${code}` : 'the service could not be reached');
+  return new Error(
+    typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,31}$/.test(code)
+      ? `the service could not be reached: ${code}`
+      : 'the service could not be reached',
+  );
 }
 
 function statusCode(status: number): NpUserErrorCode {
@@ -130,7 +135,8 @@ async function problemError(response: Response): Promise<NpUserError> {
     try {
       const body = (await response.json()) as { code?: unknown; retryAfterSeconds?: unknown };
       if (typeof body.code === 'string' && CODES.has(body.code)) code = body.code as NpUserErrorCode;
-      if (typeof body.retryAfterSeconds === 'number' && Number.isSafeInteger(body.retryAfterSeconds) && body.retryAfterSeconds >= 0) wait = body.retryAfterSeconds;
+      if (typeof body.retryAfterSeconds === 'number' && Number.isSafeInteger(body.retryAfterSeconds) && body.retryAfterSeconds >= 0)
+        wait = body.retryAfterSeconds;
     } catch {
       // Not a problem after all: the status speaks.
     }
@@ -199,7 +205,8 @@ export class NpUserClient implements NpUserApi {
 
   /** @throws TypeError when an option is missing or malformed (the message never repeats the key). */
   constructor(options: NpUserClientOptions) {
-    if (typeof options !== 'object' || (options as unknown) === null) throw new TypeError(`npuser: new ${WHO}(options) needs { baseUrl, apiKey }`);
+    if (typeof options !== 'object' || (options as unknown) === null)
+      throw new TypeError(`npuser: new ${WHO}(options) needs { baseUrl, apiKey }`);
     const { baseUrl, apiKey, fetch: fetchOption, timeoutMs, retries, allowInsecureHttp } = options;
     let base: URL;
     try {
@@ -209,11 +216,16 @@ export class NpUserClient implements NpUserApi {
     }
     if (base.protocol !== 'https:' && base.protocol !== 'http:') throw optionError('baseUrl', 'must be an http(s) URL');
     if (base.username !== '' || base.password !== '') throw optionError('baseUrl', 'must not hold credentials: the API key authenticates');
-    if (allowInsecureHttp !== undefined && typeof allowInsecureHttp !== 'boolean') throw optionError('allowInsecureHttp', 'must be a boolean');
+    if (allowInsecureHttp !== undefined && typeof allowInsecureHttp !== 'boolean')
+      throw optionError('allowInsecureHttp', 'must be a boolean');
     if (base.protocol === 'http:' && !LOOPBACK.has(base.hostname) && allowInsecureHttp !== true) {
-      throw optionError('baseUrl', 'must be https: unless it is this machine (the API key would cross the network in the clear); allowInsecureHttp: true allows it');
+      throw optionError(
+        'baseUrl',
+        'must be https: unless it is this machine (the API key would cross the network in the clear); allowInsecureHttp: true allows it',
+      );
     }
-    if (typeof apiKey !== 'string' || !API_KEY.test(apiKey)) throw optionError('apiKey', 'must be an npuser API key (npu_sk_… or npu_test_…)');
+    if (typeof apiKey !== 'string' || !API_KEY.test(apiKey))
+      throw optionError('apiKey', 'must be an npuser API key (npu_sk_… or npu_test_…)');
     if (fetchOption !== undefined && typeof fetchOption !== 'function') throw optionError('fetch', 'must be a function');
     // Typed as always there; a runtime without fetch is still possible.
     const platformFetch = fetchOption ?? (globalThis as { fetch?: typeof fetch }).fetch;
@@ -276,7 +288,11 @@ export class NpUserClient implements NpUserApi {
     if (email.length > MAX_EMAIL_LENGTH) throw new NpUserError('ERR_NPUSER_INVALID_EMAIL');
     if (code.length > MAX_CODE_LENGTH) throw new NpUserError('ERR_NPUSER_INVALID_CODE');
     const { clientKey } = ctx;
-    const body = await this.#call({ path: 'v1/verify-code', body: { email, code, ...(clientKey === undefined ? {} : { clientKey }) }, retry: false });
+    const body = await this.#call({
+      path: 'v1/verify-code',
+      body: { email, code, ...(clientKey === undefined ? {} : { clientKey }) },
+      retry: false,
+    });
     const { token, subject, email: address, expiresAt } = body as Record<string, unknown>;
     if (typeof token !== 'string' || typeof subject !== 'string' || typeof address !== 'string' || !isDate(expiresAt)) throw malformed();
     return { token, subject, email: address, expiresAt: new Date(expiresAt) };
@@ -302,7 +318,10 @@ export class NpUserClient implements NpUserApi {
     const body = await this.#call({
       path: 'v1/validate-token',
       // The service bounds the field; any age past the longest token lifetime means the same.
-      body: { token, ...(maxTokenAgeSeconds === undefined ? {} : { maxTokenAgeSeconds: Math.min(maxTokenAgeSeconds, MAX_TOKEN_AGE_SECONDS) }) },
+      body: {
+        token,
+        ...(maxTokenAgeSeconds === undefined ? {} : { maxTokenAgeSeconds: Math.min(maxTokenAgeSeconds, MAX_TOKEN_AGE_SECONDS) }),
+      },
       retry: true,
     });
     const { active, reason, subject, issuedAt, expiresAt, authenticatedAt, tokenId, claims } = body as Record<string, unknown>;

@@ -134,7 +134,9 @@ export function connectionAddress(connection: unknown, request: Request): string
     return typeof ip?.address === 'string' ? ip.address : undefined;
   }
   // @hono/node-server: `c.env` is `{ incoming, outgoing }`, or `{ server: { incoming } }` behind some adapters.
-  const holder = (typeof c.server === 'object' && c.server !== null ? c.server : c) as { incoming?: { socket?: { remoteAddress?: unknown } } };
+  const holder = (typeof c.server === 'object' && c.server !== null ? c.server : c) as {
+    incoming?: { socket?: { remoteAddress?: unknown } };
+  };
   const remote = holder.incoming?.socket?.remoteAddress;
   return typeof remote === 'string' ? remote : undefined;
 }
@@ -148,6 +150,13 @@ export function connectionAddress(connection: unknown, request: Request): string
  * @internal
  */
 export function forwardedAddress(forwardedFor: string | null, connection: string | undefined, hops: number): string | undefined {
-  const chain = [connection, ...(forwardedFor ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '').reverse()];
+  const chain = [
+    connection,
+    ...(forwardedFor ?? '')
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== '')
+      .reverse(),
+  ];
   return chain[Math.min(hops, chain.length - 1)];
 }

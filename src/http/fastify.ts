@@ -71,7 +71,9 @@ function register(fastify: Parameters<FastifyPluginAsync<FastifySignInOptions>>[
     throw new TypeError('npuser: fastifySignIn options.signIn must be what createSignInHandler returned');
   }
   if (fastify.prefix !== '') {
-    throw new TypeError(`npuser: fastifySignIn must be registered without a prefix: its routes live under the handler's basePath (${signIn.basePath})`);
+    throw new TypeError(
+      `npuser: fastifySignIn must be registered without a prefix: its routes live under the handler's basePath (${signIn.basePath})`,
+    );
   }
   if (!fastify.hasContentTypeParser('application/x-www-form-urlencoded')) {
     fastify.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {

@@ -13,7 +13,10 @@ import { newRequestId, problemResponse } from './problem.js';
  * const hello: NodeFetchHandler = (request, { remoteAddress }) => new Response(`Hello ${remoteAddress ?? 'stranger'}`);
  * ```
  */
-export type NodeFetchHandler = (request: Request, connection: { readonly remoteAddress: string | undefined }) => Response | Promise<Response>;
+export type NodeFetchHandler = (
+  request: Request,
+  connection: { readonly remoteAddress: string | undefined },
+) => Response | Promise<Response>;
 
 /**
  * A node:http request listener that is also Express middleware: `next`,
@@ -137,7 +140,11 @@ export function nodeRequest(req: IncomingMessage, read?: { readonly url: string;
     // The stream is gone: the body goes on as the parser left it, re-encoded, with its own length.
     headers.delete('content-length');
     headers.delete('transfer-encoding');
-    return new Request(url, { method, headers, ...(parsed === undefined ? {} : { body: encodeParsed(parsed, headers.get('content-type')) }) });
+    return new Request(url, {
+      method,
+      headers,
+      ...(parsed === undefined ? {} : { body: encodeParsed(parsed, headers.get('content-type')) }),
+    });
   }
   return new Request(url, { method, headers, body: streamOf(req), duplex: 'half' } as RequestInit);
 }

@@ -222,9 +222,11 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 const MIN_SECRET_BYTES = 32;
 
 function secretOf(name: string, value: unknown): Uint8Array {
-  const bytes = typeof value === 'string' ? new TextEncoder().encode(value) : value instanceof Uint8Array ? Uint8Array.from(value) : undefined;
+  const bytes =
+    typeof value === 'string' ? new TextEncoder().encode(value) : value instanceof Uint8Array ? Uint8Array.from(value) : undefined;
   if (bytes === undefined) throw optionError(WHO, name, 'must be a string or a Uint8Array');
-  if (bytes.length < MIN_SECRET_BYTES) throw optionError(WHO, name, `must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 32)`);
+  if (bytes.length < MIN_SECRET_BYTES)
+    throw optionError(WHO, name, `must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 32)`);
   return bytes;
 }
 
@@ -269,14 +271,16 @@ function resolveApp(input: unknown, index: number, digests: Set<string>): Resolv
     const where = `${at}.apiKeys[${k}]`;
     if (typeof key !== 'object' || key === null) throw optionError(WHO, where, 'must be an object { id, sha256, notAfter? }');
     const { id, sha256, notAfter: until } = key as Record<string, unknown>;
-    if (typeof id !== 'string' || !KEY_ID.test(id)) throw optionError(WHO, `${where}.id`, 'must be 1–64 letters, digits, dots, hyphens or underscores');
+    if (typeof id !== 'string' || !KEY_ID.test(id))
+      throw optionError(WHO, `${where}.id`, 'must be 1–64 letters, digits, dots, hyphens or underscores');
     if (ids.has(id)) throw optionError(WHO, `${where}.id`, `repeats the key id "${id}"`);
     ids.add(id);
     if (typeof sha256 !== 'string' || !SHA256_HEX.test(sha256.toLowerCase())) {
       throw optionError(WHO, `${where}.sha256`, 'must be the SHA-256 of the key: 64 hex characters');
     }
     const hex = sha256.toLowerCase();
-    if (digests.has(hex)) throw optionError(WHO, `${where}.sha256`, 'is the hash of a key already configured: a key belongs to one app only');
+    if (digests.has(hex))
+      throw optionError(WHO, `${where}.sha256`, 'is the hash of a key already configured: a key belongs to one app only');
     digests.add(hex);
     return { id, digest: Buffer.from(hex, 'hex'), notAfterMs: notAfter(`${where}.notAfter`, until) };
   });
@@ -288,7 +292,9 @@ function resolveApp(input: unknown, index: number, digests: Set<string>): Resolv
     from: label(`${at}.from`, app.from),
     mode: oneOf(`${at}.mode`, app.mode, ['live', 'test'], 'live'),
     tokenTtlSeconds:
-      app.tokenTtlSeconds === undefined ? undefined : integerOption(WHO, `${at}.tokenTtlSeconds`, app.tokenTtlSeconds, 0, bounds.min, bounds.max),
+      app.tokenTtlSeconds === undefined
+        ? undefined
+        : integerOption(WHO, `${at}.tokenTtlSeconds`, app.tokenTtlSeconds, 0, bounds.min, bounds.max),
     tokenSigning: oneOf(`${at}.tokenSigning`, app.tokenSigning, ['EdDSA', 'HS256'], 'EdDSA'),
     signingKeyVersion: integerOption(WHO, `${at}.signingKeyVersion`, app.signingKeyVersion, 1, 1, 1_000_000),
     apiKeys,
@@ -311,9 +317,14 @@ export function resolveServiceConfig(config: ServiceConfig): ResolvedServiceConf
     seen.add(app.id);
   }
   const store = given.store as CodeStore | undefined;
-  if (store !== undefined && (typeof store !== 'object' || (store as unknown) === null)) throw optionError(WHO, 'store', 'must be a CodeStore');
+  if (store !== undefined && (typeof store !== 'object' || (store as unknown) === null))
+    throw optionError(WHO, 'store', 'must be a CodeStore');
   const mailer = given.mailer as ResolvedServiceConfig['mailer'];
-  if (mailer !== undefined && typeof mailer !== 'function' && (typeof mailer !== 'object' || typeof (mailer as Partial<Mailer>).send !== 'function')) {
+  if (
+    mailer !== undefined &&
+    typeof mailer !== 'function' &&
+    (typeof mailer !== 'object' || typeof (mailer as Partial<Mailer>).send !== 'function')
+  ) {
     throw optionError(WHO, 'mailer', 'must be a Mailer or a function (app) => Mailer');
   }
   if (given.quota !== undefined && (typeof given.quota !== 'object' || given.quota === null)) {
@@ -330,8 +341,10 @@ export function resolveServiceConfig(config: ServiceConfig): ResolvedServiceConf
       requests: integerOption(WHO, 'quota.requests', quota.requests, 1000, 1, 1_000_000_000),
       windowSeconds: integerOption(WHO, 'quota.windowSeconds', quota.windowSeconds, 60, 1, 86_400),
     },
-    storeTimeoutMs: given.storeTimeoutMs === undefined ? undefined : integerOption(WHO, 'storeTimeoutMs', given.storeTimeoutMs, 0, 1, 60_000),
-    mailerTimeoutMs: given.mailerTimeoutMs === undefined ? undefined : integerOption(WHO, 'mailerTimeoutMs', given.mailerTimeoutMs, 0, 1, 120_000),
+    storeTimeoutMs:
+      given.storeTimeoutMs === undefined ? undefined : integerOption(WHO, 'storeTimeoutMs', given.storeTimeoutMs, 0, 1, 60_000),
+    mailerTimeoutMs:
+      given.mailerTimeoutMs === undefined ? undefined : integerOption(WHO, 'mailerTimeoutMs', given.mailerTimeoutMs, 0, 1, 120_000),
     now,
     onAccess: functionOption<(entry: ServiceAccessLogEntry) => void>(WHO, 'onAccess', given.onAccess),
   };

@@ -28,11 +28,20 @@ function requestBody(route: ServiceRoute): JsonSchema | undefined {
 
 const HEADERS = {
   'X-Request-Id': { description: 'The id of this request, as in the access log.', schema: { type: 'string' } },
-  'RateLimit-Policy': { description: 'The API key\'s quota (draft-ietf-httpapi-ratelimit-headers): `"key";q=<requests>;w=<seconds>`.', schema: { type: 'string' } },
-  RateLimit: { description: 'What is left of the quota: `"key";r=<remaining>;t=<seconds until the window resets>`.', schema: { type: 'string' } },
+  'RateLimit-Policy': {
+    description: 'The API key\'s quota (draft-ietf-httpapi-ratelimit-headers): `"key";q=<requests>;w=<seconds>`.',
+    schema: { type: 'string' },
+  },
+  RateLimit: {
+    description: 'What is left of the quota: `"key";r=<remaining>;t=<seconds until the window resets>`.',
+    schema: { type: 'string' },
+  },
   'Retry-After': { description: 'Seconds to wait before retrying.', schema: { type: 'integer' } },
   'WWW-Authenticate': { description: '`Bearer realm="npuser"`.', schema: { type: 'string' } },
-  'Idempotent-Replayed': { description: '`true` when the answer replays the first one for this `Idempotency-Key`.', schema: { type: 'string' } },
+  'Idempotent-Replayed': {
+    description: '`true` when the answer replays the first one for this `Idempotency-Key`.',
+    schema: { type: 'string' },
+  },
 } as const;
 
 function headerRefs(names: readonly (keyof typeof HEADERS)[]): JsonSchema {
@@ -89,7 +98,8 @@ function operation(route: ServiceRoute): JsonSchema {
       name: 'Idempotency-Key',
       in: 'header',
       required: false,
-      description: 'A unique key per logical request (1–255 visible ASCII characters). A retry with the same key and body within the code\'s lifetime replays the first answer.',
+      description:
+        "A unique key per logical request (1–255 visible ASCII characters). A retry with the same key and body within the code's lifetime replays the first answer.",
       schema: { type: 'string', minLength: 1, maxLength: 255 },
     });
   }
@@ -131,8 +141,8 @@ export function serviceOpenApi(info: OpenApiInfo): JsonSchema {
       title: 'npuser service',
       version: info.version,
       description:
-        'Passwordless sign-in by emailed one-time code, for many apps. An app\'s server calls it with the app\'s API key; browsers are refused. ' +
-        'Errors are RFC 9457 problem details with a stable `code`. 401 and 403 are only ever about the caller (its key, its origin), never about the user\'s code. ' +
+        "Passwordless sign-in by emailed one-time code, for many apps. An app's server calls it with the app's API key; browsers are refused. " +
+        "Errors are RFC 9457 problem details with a stable `code`. 401 and 403 are only ever about the caller (its key, its origin), never about the user's code. " +
         `Each API key may make ${info.quota.requests} requests per ${info.quota.windowSeconds} s, announced in \`RateLimit-Policy\` and \`RateLimit\`. ` +
         'Every path answers 405 with `Allow` to another method, and any other path answers 404.',
     },
@@ -143,7 +153,7 @@ export function serviceOpenApi(info: OpenApiInfo): JsonSchema {
     paths,
     components: {
       securitySchemes: {
-        apiKey: { type: 'http', scheme: 'bearer', description: 'The app\'s API key: `npu_sk_…` (live) or `npu_test_…` (test).' },
+        apiKey: { type: 'http', scheme: 'bearer', description: "The app's API key: `npu_sk_…` (live) or `npu_test_…` (test)." },
       },
       headers: Object.fromEntries(Object.entries(HEADERS).map(([name, header]) => [name, header])),
       schemas: {

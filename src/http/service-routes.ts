@@ -12,15 +12,7 @@ export type JsonSchema = Readonly<Record<string, unknown>>;
 
 /** The operations the service serves. @internal */
 export type ServiceOperation =
-  | 'requestCode'
-  | 'verifyCode'
-  | 'validateToken'
-  | 'revokeToken'
-  | 'introspect'
-  | 'jwks'
-  | 'healthz'
-  | 'readyz'
-  | 'openapi';
+  'requestCode' | 'verifyCode' | 'validateToken' | 'revokeToken' | 'introspect' | 'jwks' | 'healthz' | 'readyz' | 'openapi';
 
 /** One route of the table. @internal */
 export interface ServiceRoute {
@@ -35,7 +27,12 @@ export interface ServiceRoute {
   readonly body?: { readonly kind: BodyKind; readonly fields: FieldRules; readonly descriptions: Readonly<Record<string, string>> };
   /** Takes an `Idempotency-Key` header. */
   readonly idempotent?: boolean;
-  readonly success: { readonly status: 200 | 204; readonly description: string; readonly schema?: JsonSchema; readonly contentType?: string };
+  readonly success: {
+    readonly status: 200 | 204;
+    readonly description: string;
+    readonly schema?: JsonSchema;
+    readonly contentType?: string;
+  };
   /** Every error code this route can answer besides those of {@link AUTH_ERRORS}. */
   readonly errors: readonly NpUserErrorCode[];
 }
@@ -91,8 +88,8 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
     path: '/v1/request-code',
     summary: 'Mail a sign-in code',
     description:
-      'Mails a new code to the address, replacing any code sent before. `clientKey` is the end user\'s IP address or device id, for per-client limits. ' +
-      'With an `Idempotency-Key`, a retry within the code\'s lifetime replays the first answer instead of mailing a second code. Test apps (`npu_test_` keys) get the code in the answer and no mail is sent.',
+      "Mails a new code to the address, replacing any code sent before. `clientKey` is the end user's IP address or device id, for per-client limits. " +
+      "With an `Idempotency-Key`, a retry within the code's lifetime replays the first answer instead of mailing a second code. Test apps (`npu_test_` keys) get the code in the answer and no mail is sent.",
     auth: true,
     idempotent: true,
     body: {
@@ -101,7 +98,7 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
       descriptions: {
         email: 'The address as the user typed it.',
         clientKey: "The end user's IP address or device id (never the app server's own).",
-        locale: 'The reader\'s language (BCP 47) for the message.',
+        locale: "The reader's language (BCP 47) for the message.",
       },
     },
     success: {
@@ -125,7 +122,8 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
     method: 'POST',
     path: '/v1/verify-code',
     summary: 'Check a code and get a token',
-    description: 'Checks the code once. A right code is consumed and answered with a signed token whose `sub` is this app\'s pseudonym for the address.',
+    description:
+      "Checks the code once. A right code is consumed and answered with a signed token whose `sub` is this app's pseudonym for the address.",
     auth: true,
     body: {
       kind: 'json',
@@ -159,7 +157,7 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
     path: '/v1/validate-token',
     summary: 'Is this the user who was authenticated?',
     description:
-      'Checks a token of the calling app: signature, issuer, audience, lifetime and revocation. A token that is not valid is an answer (`active: false` with the reason), not a failed request. Another app\'s token is `invalid`.',
+      "Checks a token of the calling app: signature, issuer, audience, lifetime and revocation. A token that is not valid is an answer (`active: false` with the reason), not a failed request. Another app's token is `invalid`.",
     auth: true,
     body: {
       kind: 'json',
@@ -204,7 +202,8 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
     method: 'POST',
     path: '/v1/revoke-token',
     summary: 'Revoke a token (sign-out)',
-    description: 'Revokes a token of the calling app before it expires, on every instance sharing the store. Idempotent; a token that is not the app\'s gets the same answer.',
+    description:
+      "Revokes a token of the calling app before it expires, on every instance sharing the store. Idempotent; a token that is not the app's gets the same answer.",
     auth: true,
     body: { kind: 'json', fields: BODY_FIELDS.revokeToken, descriptions: { token: 'The compact JWT.' } },
     success: { status: 204, description: 'The token is revoked (or was never valid).' },
@@ -289,7 +288,11 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
     summary: 'Liveness',
     description: 'The process answers.',
     auth: false,
-    success: { status: 200, description: 'Alive.', schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } } },
+    success: {
+      status: 200,
+      description: 'Alive.',
+      schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },
+    },
     errors: [],
   },
   {
@@ -299,7 +302,11 @@ export const SERVICE_ROUTES: readonly ServiceRoute[] = [
     summary: 'Readiness',
     description: 'Ready for traffic: the store answers and the server is not shutting down.',
     auth: false,
-    success: { status: 200, description: 'Ready.', schema: { type: 'object', required: ['status'], properties: { status: { const: 'ready' } } } },
+    success: {
+      status: 200,
+      description: 'Ready.',
+      schema: { type: 'object', required: ['status'], properties: { status: { const: 'ready' } } },
+    },
     errors: ['ERR_NPUSER_UNAVAILABLE'],
   },
   {

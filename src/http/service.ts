@@ -15,7 +15,17 @@ import {
   type ServiceConfig,
   resolveServiceConfig,
 } from './service-config.js';
-import { apiKeyDigest, apiKeyMode, appServiceKeys, appSigningKey, etagOf, sameDigest, seal, unseal, type AppServiceKeys } from './service-keys.js';
+import {
+  apiKeyDigest,
+  apiKeyMode,
+  appServiceKeys,
+  appSigningKey,
+  etagOf,
+  sameDigest,
+  seal,
+  unseal,
+  type AppServiceKeys,
+} from './service-keys.js';
 import { serviceOpenApi } from './service-openapi.js';
 import { BODY_FIELDS, type ServiceOperation, type ServiceRoute, SERVICE_ROUTES, pathPattern } from './service-routes.js';
 
@@ -197,7 +207,10 @@ export function createService(config: ServiceConfig): Service {
   const store = resolved.store ?? memoryCodeStore({ now: resolved.now });
   const guarded = new GuardedStore(store, resolved.storeTimeoutMs ?? 5000);
   const apps = new Map<string, App>();
-  const keys = new Map<string, { readonly app: App; readonly id: string; readonly digest: Buffer; readonly notAfterMs: number | undefined; readonly quotaKey: string }>();
+  const keys = new Map<
+    string,
+    { readonly app: App; readonly id: string; readonly digest: Buffer; readonly notAfterMs: number | undefined; readonly quotaKey: string }
+  >();
   for (const app of resolved.apps) {
     const built = buildApp(app, resolved, store);
     apps.set(app.id, built);
@@ -267,7 +280,11 @@ export function createService(config: ServiceConfig): Service {
    * The revocation list is read only for a token that is otherwise valid; a
    * refusal after that is told apart by checking once more without it.
    */
-  async function check(app: App, token: string, maxTokenAgeSeconds?: number): Promise<ValidateTokenResult | 'invalid' | 'expired' | 'revoked'> {
+  async function check(
+    app: App,
+    token: string,
+    maxTokenAgeSeconds?: number,
+  ): Promise<ValidateTokenResult | 'invalid' | 'expired' | 'revoked'> {
     const options = maxTokenAgeSeconds === undefined ? undefined : { maxTokenAgeSeconds };
     try {
       return await app.np.validateToken(token, options);
@@ -295,7 +312,9 @@ export function createService(config: ServiceConfig): Service {
       return { email: result.email, expiresAt: result.expiresAt.toISOString(), ...(code === undefined ? {} : { code }) };
     };
     if (idempotencyKey === null) return answer(exchange, 200, await run());
-    const fingerprint = keyedHash(app.keys.storeKey, 'idempotent request', f.email as string, f.clientKey ?? '', f.locale ?? '').toString('base64url');
+    const fingerprint = keyedHash(app.keys.storeKey, 'idempotent request', f.email as string, f.clientKey ?? '', f.locale ?? '').toString(
+      'base64url',
+    );
     const { result, replayed } = await idempotent(app, idempotencyKey, fingerprint, run);
     return answer(exchange, 200, result, replayed ? { 'idempotent-replayed': 'true' } : {});
   }
@@ -326,7 +345,8 @@ export function createService(config: ServiceConfig): Service {
       // The same key for another request is the caller's mistake.
       if (record.fingerprint !== fingerprint) problem('ERR_NPUSER_BAD_REQUEST');
       const plain = unseal(app.keys.sealing, resultKey, record.sealed);
-      if (plain === undefined) throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('an idempotent answer did not unseal') });
+      if (plain === undefined)
+        throw new NpUserError('ERR_NPUSER_STORE_FAILED', { cause: new Error('an idempotent answer did not unseal') });
       return { result: JSON.parse(plain) as T, replayed: true };
     }
     if (lock.count > 1) throw new NpUserError('ERR_NPUSER_UNAVAILABLE', { retryAfterSeconds: 1 });
@@ -348,7 +368,12 @@ export function createService(config: ServiceConfig): Service {
     const f = body as FieldValues<typeof BODY_FIELDS.verifyCode>;
     const context = contextOf(f.clientKey, undefined);
     const result = await caller.app.np.verifyCode(f.email as string, f.code as string, context);
-    return answer(exchange, 200, { token: result.token, subject: result.subject, email: result.email, expiresAt: result.expiresAt.toISOString() });
+    return answer(exchange, 200, {
+      token: result.token,
+      subject: result.subject,
+      email: result.email,
+      expiresAt: result.expiresAt.toISOString(),
+    });
   }
 
   async function validateToken(exchange: Exchange, caller: Caller, body: Fields): Promise<Response> {
@@ -402,7 +427,8 @@ export function createService(config: ServiceConfig): Service {
     if (keySet === undefined) problem('ERR_NPUSER_NOT_FOUND');
     const headers = { etag: keySet.etag, 'cache-control': 'public, max-age=300', 'x-request-id': exchange.requestId };
     const tags = exchange.request.headers.get('if-none-match');
-    if (tags !== null && tags.split(',').some((t) => t.trim() === keySet.etag || t.trim() === '*')) return new Response(null, { status: 304, headers });
+    if (tags !== null && tags.split(',').some((t) => t.trim() === keySet.etag || t.trim() === '*'))
+      return new Response(null, { status: 304, headers });
     return new Response(keySet.body, { status: 200, headers: { ...headers, 'content-type': 'application/jwk-set+json' } });
   }
 
@@ -416,21 +442,22 @@ export function createService(config: ServiceConfig): Service {
     return answer(exchange, 200, { status: 'ready' });
   }
 
-  const operations: Readonly<Record<ServiceOperation, (exchange: Exchange, caller: Caller, body: Fields) => Promise<Response> | Response>> = {
-    requestCode,
-    verifyCode,
-    validateToken,
-    revokeToken,
-    introspect,
-    jwks,
-    healthz: (exchange) => answer(exchange, 200, { status: 'ok' }),
-    readyz,
-    openapi: (exchange) =>
-      new Response(openapiBody, {
-        status: 200,
-        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-request-id': exchange.requestId },
-      }),
-  };
+  const operations: Readonly<Record<ServiceOperation, (exchange: Exchange, caller: Caller, body: Fields) => Promise<Response> | Response>> =
+    {
+      requestCode,
+      verifyCode,
+      validateToken,
+      revokeToken,
+      introspect,
+      jwks,
+      healthz: (exchange) => answer(exchange, 200, { status: 'ok' }),
+      readyz,
+      openapi: (exchange) =>
+        new Response(openapiBody, {
+          status: 200,
+          headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-request-id': exchange.requestId },
+        }),
+    };
 
   async function dispatch(exchange: Exchange): Promise<Response> {
     const { pathname } = new URL(exchange.request.url);
@@ -479,8 +506,15 @@ export function createService(config: ServiceConfig): Service {
     } catch (err) {
       const found = problemOf(err);
       code = found.code;
-      const wait = found.retryAfterSeconds ?? (code === 'ERR_NPUSER_STORE_FAILED' || code === 'ERR_NPUSER_UNAVAILABLE' ? UNAVAILABLE_RETRY_SECONDS : undefined);
-      response = problemResponse(code, { requestId: exchange.requestId, locale: exchange.locale, retryAfterSeconds: wait, headers: exchange.headers });
+      const wait =
+        found.retryAfterSeconds ??
+        (code === 'ERR_NPUSER_STORE_FAILED' || code === 'ERR_NPUSER_UNAVAILABLE' ? UNAVAILABLE_RETRY_SECONDS : undefined);
+      response = problemResponse(code, {
+        requestId: exchange.requestId,
+        locale: exchange.locale,
+        retryAfterSeconds: wait,
+        headers: exchange.headers,
+      });
     }
     const log = resolved.onAccess;
     if (log !== undefined) {
@@ -511,7 +545,9 @@ export function createService(config: ServiceConfig): Service {
     },
     openapi: () => JSON.parse(openapiBody) as Record<string, unknown>,
   });
-  return Object.defineProperty(service, 'draining', { get: () => draining, enumerable: true }) as typeof service & { readonly draining: boolean };
+  return Object.defineProperty(service, 'draining', { get: () => draining, enumerable: true }) as typeof service & {
+    readonly draining: boolean;
+  };
 }
 
 function takeCaptured(captured: Map<string, string[]>, address: string): string | undefined {

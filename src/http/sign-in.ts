@@ -370,7 +370,8 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
 
   const now = (): number => {
     const value = clock();
-    if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`npuser: ${WHO} options.now must return milliseconds since the epoch`);
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new TypeError(`npuser: ${WHO} options.now must return milliseconds since the epoch`);
     return value;
   };
 
@@ -396,8 +397,17 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
     return new Response(null, { status: 303, headers });
   };
 
-  const problem = (x: Exchange, code: NpUserErrorCode, extra: { retryAfterSeconds?: number | undefined; headers?: Record<string, string>; cookies?: readonly string[] } = {}): Response => {
-    const response = problemResponse(code, { requestId: x.requestId, locale: x.locale, retryAfterSeconds: extra.retryAfterSeconds, headers: extra.headers });
+  const problem = (
+    x: Exchange,
+    code: NpUserErrorCode,
+    extra: { retryAfterSeconds?: number | undefined; headers?: Record<string, string>; cookies?: readonly string[] } = {},
+  ): Response => {
+    const response = problemResponse(code, {
+      requestId: x.requestId,
+      locale: x.locale,
+      retryAfterSeconds: extra.retryAfterSeconds,
+      headers: extra.headers,
+    });
     for (const cookie of extra.cookies ?? []) response.headers.append('set-cookie', cookie);
     return response;
   };
@@ -429,7 +439,9 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
       const value = customClientKey(x.request);
       if (value === undefined) return undefined;
       if (typeof value !== 'string' || value.length === 0 || value.length > MAX_CLIENT_KEY_LENGTH) {
-        throw new TypeError(`npuser: ${WHO} options.clientKey must return undefined or a string of 1 to ${MAX_CLIENT_KEY_LENGTH} characters`);
+        throw new TypeError(
+          `npuser: ${WHO} options.clientKey must return undefined or a string of 1 to ${MAX_CLIENT_KEY_LENGTH} characters`,
+        );
       }
       return clientKeyOf(value) ?? value;
     }
@@ -439,7 +451,7 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
       throw new TypeError(
         `npuser: ${WHO} cannot tell the client's address for its per-client limits. Mount fetch with toNodeHandler() or ` +
           'fastifySignIn, pass the platform\u2019s second argument (Deno\u2019s info, Bun\u2019s server, Hono\u2019s c.env) or ' +
-          "{ remoteAddress }, set options.trustProxy behind a proxy, or options.clientKey (returning undefined turns the limits off)",
+          '{ remoteAddress }, set options.trustProxy behind a proxy, or options.clientKey (returning undefined turns the limits off)',
       );
     }
     const key = clientKeyOf(address);
@@ -483,7 +495,14 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
         if (!isNpUserError(err, 'ERR_NPUSER_TOKEN_EXPIRED') && !isNpUserError(err, 'ERR_NPUSER_STORE_FAILED')) throw err;
       }
     }
-    return { subject: current.subject, expiresAt, issuedAt: current.issuedAt, authenticatedAt: current.authenticatedAt, claims: current.claims, setCookie: renewed };
+    return {
+      subject: current.subject,
+      expiresAt,
+      issuedAt: current.issuedAt,
+      authenticatedAt: current.authenticatedAt,
+      claims: current.claims,
+      setCookie: renewed,
+    };
   };
 
   /** The session of a cookie header, or null for a missing, invalid or expired token. */
@@ -528,7 +547,10 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
     // A form whose pending sign-in has gone has outlived its code (they last as long).
     if (address === undefined) throw new NpUserError(x.form ? 'ERR_NPUSER_INVALID_CODE' : 'ERR_NPUSER_BAD_REQUEST');
     const verified = await np.verifyCode(address, required(code), { clientKey: clientKeyFor(x) });
-    const cookies = [sessionCookie(x.secure, verified.token, verified.expiresAt), ...(pending === undefined ? [] : [clearCookie(pendingName, x.secure)])];
+    const cookies = [
+      sessionCookie(x.secure, verified.token, verified.expiresAt),
+      ...(pending === undefined ? [] : [clearCookie(pendingName, x.secure)]),
+    ];
     if (x.form) return redirect(x, redirectTo, cookies);
     return json(x, { subject: verified.subject, expiresAt: verified.expiresAt.toISOString() }, cookies);
   };
@@ -634,7 +656,8 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
     let error: SignInPageCommon['error'];
     if (what === 'error' && isErrorCode(code)) {
       const retryAt = params.get('retryAt');
-      const retryAfterSeconds = retryAt !== null && /^[0-9]{1,12}$/.test(retryAt) ? Math.max(0, Math.ceil(Number(retryAt) - now() / 1000)) : undefined;
+      const retryAfterSeconds =
+        retryAt !== null && /^[0-9]{1,12}$/.test(retryAt) ? Math.max(0, Math.ceil(Number(retryAt) - now() / 1000)) : undefined;
       error = { code, title: problemTitle(code, locale), retryAfterSeconds };
     }
     const common: SignInPageCommon = {
@@ -643,7 +666,13 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
       locale,
     };
     if (pending === undefined) return { ...common, step: 'email', email: undefined, codeSentAt: undefined, codeExpiresAt: undefined };
-    return { ...common, step: 'code', email: pending.email, codeSentAt: new Date(pending.sentAt), codeExpiresAt: new Date(pending.expiresAt) };
+    return {
+      ...common,
+      step: 'code',
+      email: pending.email,
+      codeSentAt: new Date(pending.sentAt),
+      codeExpiresAt: new Date(pending.expiresAt),
+    };
   };
 
   return Object.freeze({ basePath, fetch, getSession, getPageState });
@@ -788,7 +817,7 @@ function pathOption(name: string, value: unknown, fallback: string, base: boolea
 function cookieNameOption(value: unknown): string {
   if (value === undefined) return 'npuser_session';
   if (typeof value !== 'string' || !COOKIE_NAME.test(value) || value.length > 64) {
-    throw optionError(WHO, 'cookieName', 'must be a cookie name (letters, digits and !#$%&\'*+-.^_`|~, at most 64)');
+    throw optionError(WHO, 'cookieName', "must be a cookie name (letters, digits and !#$%&'*+-.^_`|~, at most 64)");
   }
   return value;
 }
@@ -814,7 +843,11 @@ function originsOption(value: unknown): ReadonlySet<string> {
       origin = undefined;
     }
     if (origin === undefined || origin === 'null' || origin !== item) {
-      throw optionError(WHO, 'trustedOrigins', "must be an array of origins such as 'https://www.example.com' (scheme, host and port only)");
+      throw optionError(
+        WHO,
+        'trustedOrigins',
+        "must be an array of origins such as 'https://www.example.com' (scheme, host and port only)",
+      );
     }
     origins.add(origin);
   }

@@ -13,7 +13,9 @@ const SEPARATORS = /[ -]/g;
  * @internal
  */
 export function randomCode(length: number): string {
-  return randomInt(0, 10 ** length).toString().padStart(length, '0');
+  return randomInt(0, 10 ** length)
+    .toString()
+    .padStart(length, '0');
 }
 
 /**

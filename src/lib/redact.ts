@@ -342,7 +342,10 @@ const SEPARATOR = /^[\s\-.,:;_/|\u00ad\u00b7\u2010-\u2015\u200b-\u200d\u2060\ufe
 // NFKC maps full-width forms (`ａｄａ＠…`, `０４２…`); IDNA also reads these as label dots;
 // invisible characters (zero-width spaces, soft hyphens) are how templates keep an address from being linked.
 function foldCompatibility(text: string): string {
-  return text.normalize('NFKC').replace(/[\u3002\uff0e\uff61]/gu, '.').replace(INVISIBLE, '');
+  return text
+    .normalize('NFKC')
+    .replace(/[\u3002\uff0e\uff61]/gu, '.')
+    .replace(INVISIBLE, '');
 }
 
 const INVISIBLE = /[\u00ad\u200b-\u200d\u2060\ufeff]/gu;
@@ -550,11 +553,52 @@ function decodeEntity(sink: Sink, text: string, i: number): number {
 
 // Every HTML5 named character reference that stands for ASCII; any other name may stand for a non-ASCII letter.
 const NAMED_ENTITIES: Readonly<Record<string, string>> = {
-  amp: '&', AMP: '&', apos: "'", ast: '*', bsol: '\\', colon: ':', comma: ',', commat: '@', DiacriticalGrave: '`',
-  dollar: '$', equals: '=', excl: '!', fjlig: 'fj', grave: '`', gt: '>', GT: '>', Hat: '^', lbrace: '{', lbrack: '[',
-  lcub: '{', lowbar: '_', lpar: '(', lsqb: '[', lt: '<', LT: '<', midast: '*', NewLine: '\n', num: '#', percnt: '%',
-  period: '.', plus: '+', quest: '?', quot: '"', QUOT: '"', rbrace: '}', rbrack: ']', rcub: '}', rpar: ')', rsqb: ']',
-  semi: ';', sol: '/', Tab: '\t', UnderBar: '_', verbar: '|', vert: '|', VerticalLine: '|',
+  amp: '&',
+  AMP: '&',
+  apos: "'",
+  ast: '*',
+  bsol: '\\',
+  colon: ':',
+  comma: ',',
+  commat: '@',
+  DiacriticalGrave: '`',
+  dollar: '$',
+  equals: '=',
+  excl: '!',
+  fjlig: 'fj',
+  grave: '`',
+  gt: '>',
+  GT: '>',
+  Hat: '^',
+  lbrace: '{',
+  lbrack: '[',
+  lcub: '{',
+  lowbar: '_',
+  lpar: '(',
+  lsqb: '[',
+  lt: '<',
+  LT: '<',
+  midast: '*',
+  NewLine: '\n',
+  num: '#',
+  percnt: '%',
+  period: '.',
+  plus: '+',
+  quest: '?',
+  quot: '"',
+  QUOT: '"',
+  rbrace: '}',
+  rbrack: ']',
+  rcub: '}',
+  rpar: ')',
+  rsqb: ']',
+  semi: ';',
+  sol: '/',
+  Tab: '\t',
+  UnderBar: '_',
+  verbar: '|',
+  vert: '|',
+  VerticalLine: '|',
 };
 
 /** Quoted-printable and RFC 2047 Q: `=40`, `=C3=BC`, and soft line breaks (`=` at the end of a line). */
@@ -611,7 +655,8 @@ function utf8Sequence(bytes: readonly number[], k: number): number {
   for (let t = 1; t < length; t += 1) if (((bytes[k + t] ?? 0) & 0xc0) !== 0x80) return 1;
   const second = bytes[k + 1] ?? 0;
   // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
-  if ((b === 0xe0 && second < 0xa0) || (b === 0xed && second > 0x9f) || (b === 0xf0 && second < 0x90) || (b === 0xf4 && second > 0x8f)) return 1;
+  if ((b === 0xe0 && second < 0xa0) || (b === 0xed && second > 0x9f) || (b === 0xf0 && second < 0x90) || (b === 0xf4 && second > 0x8f))
+    return 1;
   return length;
 }
 
@@ -666,7 +711,9 @@ const VIEW_DECODERS: readonly ViewDecoder[] = [
     applies: (text) => /[A-Za-z0-9+/_-]{8}/.test(text),
     // Runs may be wrapped or spaced; every piece that decodes to text is kept.
     decode: (text, minPiece) =>
-      Array.from(text.matchAll(/[A-Za-z0-9+/_-]+(?:[\t\n\r ]+[A-Za-z0-9+/_-]+)*/g), (run) => (run[0].length < 8 ? '' : base64Pieces(run[0], minPiece)))
+      Array.from(text.matchAll(/[A-Za-z0-9+/_-]+(?:[\t\n\r ]+[A-Za-z0-9+/_-]+)*/g), (run) =>
+        run[0].length < 8 ? '' : base64Pieces(run[0], minPiece),
+      )
         .filter((pieces) => pieces.length > 0)
         .join('\ufffd'),
   },

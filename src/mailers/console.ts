@@ -74,7 +74,10 @@ export function consoleMailer(options: ConsoleMailerOptions = {}): Mailer {
           // The demo's browser test reads the code from this exact line.
           `│ CODE:    ${groupCodeDigits(message.code)}    (type ${message.code})`,
           '│',
-          ...text.trimEnd().split('\n').map((line) => `│   ${line}`.trimEnd()),
+          ...text
+            .trimEnd()
+            .split('\n')
+            .map((line) => `│   ${line}`.trimEnd()),
           `└${RULE}`,
           '',
         ].join('\n'),

@@ -38,7 +38,13 @@ export interface CodeMessageStrings {
  * The keys of {@link CodeMessageStrings}, in the order they appear in a message.
  * @internal
  */
-export const STRING_KEYS = ['subject', 'subjectWithCode', 'intro', 'lifetime', 'ignore'] as const satisfies readonly (keyof CodeMessageStrings)[];
+export const STRING_KEYS = [
+  'subject',
+  'subjectWithCode',
+  'intro',
+  'lifetime',
+  'ignore',
+] as const satisfies readonly (keyof CodeMessageStrings)[];
 
 /**
  * The built-in translations, keyed by lowercase BCP 47 language tag: English
@@ -67,16 +73,14 @@ export const CODE_MESSAGE_STRINGS: Readonly<Record<'en' | 'fr' | 'de' | 'es' | '
     subjectWithCode: '{code} est votre code de connexion à {appName}',
     intro: 'Votre code pour vous connecter à {appName}\u00a0:',
     lifetime: 'Il ne fonctionne qu’une fois, pendant {duration}.',
-    ignore:
-      'Si vous n’avez pas demandé ce code, ignorez ce message\u00a0: personne ne peut se connecter sans lui.',
+    ignore: 'Si vous n’avez pas demandé ce code, ignorez ce message\u00a0: personne ne peut se connecter sans lui.',
   },
   de: {
     subject: 'Ihr Anmeldecode für {appName}',
     subjectWithCode: '{code} ist Ihr Anmeldecode für {appName}',
     intro: 'Ihr Code für die Anmeldung bei {appName}:',
     lifetime: 'Er gilt {duration} lang und nur ein einziges Mal.',
-    ignore:
-      'Wenn Sie diesen Code nicht angefordert haben, ignorieren Sie diese Nachricht: Ohne den Code kann sich niemand anmelden.',
+    ignore: 'Wenn Sie diesen Code nicht angefordert haben, ignorieren Sie diese Nachricht: Ohne den Code kann sich niemand anmelden.',
   },
   es: {
     subject: 'Tu código de acceso a {appName}',

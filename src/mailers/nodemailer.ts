@@ -210,7 +210,11 @@ export function nodemailerMailer(options: NodemailerMailerOptions): Mailer {
   const given = optionsObject<NodemailerMailerOptions>(WHO, options);
   for (const removed of ['transport', 'createTransport'] as const) {
     if ((given as Record<string, unknown>)[removed] !== undefined) {
-      throw optionError(WHO, removed, 'is not supported: create the transporter with nodemailer.createTransport(…) and pass it as options.transporter');
+      throw optionError(
+        WHO,
+        removed,
+        'is not supported: create the transporter with nodemailer.createTransport(…) and pass it as options.transporter',
+      );
     }
   }
   const transporter = transporterOption(given.transporter);
@@ -356,11 +360,13 @@ function smtpSecurityProblem(options: Readonly<Record<string, unknown>>): string
   if (options.ignoreTLS) return `${to} with ignoreTLS, which skips STARTTLS`;
   if (options.opportunisticTLS) return `${to} with opportunisticTLS, which goes on in plain text when STARTTLS fails`;
   if (options.secured) return `${to} with secured, which skips the TLS handshake on a socket it trusts to be encrypted`;
-  if (options.tls !== undefined && (typeof options.tls !== 'object' || options.tls === null)) return `${to} with a tls option that is not an object`;
+  if (options.tls !== undefined && (typeof options.tls !== 'object' || options.tls === null))
+    return `${to} with a tls option that is not an object`;
   const tlsOptions = asRecord(options.tls);
   for (const [key, value] of Object.entries(tlsOptions)) {
     if (TLS_ALLOWED[key]?.(value) === true) continue;
-    const shown = typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number' ? `${key}: ${JSON.stringify(value)}` : key;
+    const shown =
+      typeof value === 'string' || typeof value === 'boolean' || typeof value === 'number' ? `${key}: ${JSON.stringify(value)}` : key;
     return `${to} with tls.${shown}, which ${TLS_WHY[key] ?? TLS_UNKNOWN}`;
   }
   // Process-wide switches that weaken every TLS connection the transporter makes.
@@ -380,7 +386,10 @@ LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
 
 /** This machine: `localhost`, 127.0.0.0/8 or ::1. Other names may resolve anywhere. */
 function isLoopback(host: string): boolean {
-  const name = host.toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const name = host
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   if (name === 'localhost') return true;
   const family = isIP(name);
   return family !== 0 && LOOPBACK.check(name, family === 4 ? 'ipv4' : 'ipv6');
@@ -413,7 +422,10 @@ function deliveryError(err: unknown, smtp: boolean): Error {
   const source = asRecord(err);
   const code = typeof source.code === 'string' && SAFE_CODE.test(source.code) ? source.code : undefined;
   const responseCode =
-    typeof source.responseCode === 'number' && Number.isInteger(source.responseCode) && source.responseCode >= 200 && source.responseCode < 600
+    typeof source.responseCode === 'number' &&
+    Number.isInteger(source.responseCode) &&
+    source.responseCode >= 200 &&
+    source.responseCode < 600
       ? source.responseCode
       : undefined;
   const command = typeof source.command === 'string' && SAFE_COMMAND.test(source.command) ? source.command : undefined;

@@ -230,9 +230,7 @@ function renderWith(
   // padding, so selecting and copying the code yields the bare digits.
   // Large, yet a 10-digit code still fits a 320 px phone screen on one line.
   const codeSize = message.code.length > 8 ? 28 : 32;
-  const codeSpans = groups
-    .map((group, i) => `<span${i === 0 ? '' : ' style="padding-left:0.45em;"'}>${escapeHtml(group)}</span>`)
-    .join('');
+  const codeSpans = groups.map((group, i) => `<span${i === 0 ? '' : ' style="padding-left:0.45em;"'}>${escapeHtml(group)}</span>`).join('');
   // No background or text colour anywhere: the mail client's own (light or
   // dark) colours apply. The only drawn colour is a mid-grey border, visible on both.
   const html = `<!DOCTYPE html>
@@ -282,8 +280,13 @@ function formatDuration(ttlSeconds: number, tag: string): string {
 
 /** Subjects are one header line: controls and line breaks become spaces. */
 function singleLine(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what this removes
-  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').replace(/ {2,}/g, ' ').trim();
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- control characters are what this removes
+      .replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ')
+      .replace(/ {2,}/g, ' ')
+      .trim()
+  );
 }
 
 const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

@@ -29,11 +29,15 @@ export interface KeysCreateValues {
  */
 export function keysCreate(values: KeysCreateValues, out: Write): number {
   const app = values.app;
-  if (app === undefined || !APP_ID.test(app)) throw new TypeError("--app must be the app's id (1–63 lowercase letters, digits and hyphens)");
+  if (app === undefined || !APP_ID.test(app))
+    throw new TypeError("--app must be the app's id (1–63 lowercase letters, digits and hyphens)");
   const id = values.id ?? `k-${randomId(4).replace(/[^A-Za-z0-9]/g, 'x')}`;
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(id)) throw new TypeError('--id must be 1–64 letters, digits, dots, hyphens or underscores');
   const notAfter = values['not-after'];
-  if (notAfter !== undefined && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(notAfter) || !Number.isFinite(Date.parse(notAfter)))) {
+  if (
+    notAfter !== undefined &&
+    (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(notAfter) || !Number.isFinite(Date.parse(notAfter)))
+  ) {
     throw new TypeError('--not-after must be an ISO 8601 date-time with a time zone, e.g. 2027-06-01T00:00:00Z');
   }
   const mode = values.test === true ? 'test' : 'live';

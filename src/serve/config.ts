@@ -19,7 +19,8 @@ export class ConfigError extends Error {
 }
 
 /** Where the store is. @internal */
-export type StorePlan = { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string | undefined };
+export type StorePlan =
+  { readonly kind: 'memory' } | { readonly kind: 'redis'; readonly url: string; readonly keyPrefix: string | undefined };
 /** Who sends the mail. @internal */
 export type MailerPlan = { readonly kind: 'console' } | { readonly kind: 'smtp'; readonly url: string };
 
@@ -47,10 +48,27 @@ export interface ServePlan {
   readonly source: 'file' | 'inline' | 'environment';
 }
 
-const TOP_LEVEL = new Set(['$schema', 'apps', 'store', 'mailer', 'issuer', 'quota', 'port', 'host', 'timeouts', 'storeTimeoutMs', 'mailerTimeoutMs']);
+const TOP_LEVEL = new Set([
+  '$schema',
+  'apps',
+  'store',
+  'mailer',
+  'issuer',
+  'quota',
+  'port',
+  'host',
+  'timeouts',
+  'storeTimeoutMs',
+  'mailerTimeoutMs',
+]);
 const APP_FIELDS = new Set(['id', 'name', 'secretEnv', 'from', 'apiKeys', 'mode', 'tokenTtlSeconds', 'tokenSigning', 'signingKeyVersion']);
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-const DEFAULT_TIMEOUTS: ServerTimeouts = { headersTimeoutMs: 10_000, requestTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000, shutdownTimeoutMs: 10_000 };
+const DEFAULT_TIMEOUTS: ServerTimeouts = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 15_000,
+  keepAliveTimeoutMs: 5_000,
+  shutdownTimeoutMs: 10_000,
+};
 
 function bad(field: string, problem: string): ConfigError {
   return new ConfigError(`npuser serve: bad configuration: ${field} ${problem}`);
@@ -67,7 +85,8 @@ function unknownFields(value: Record<string, unknown>, known: ReadonlySet<string
 }
 
 function integerIn(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw bad(field, `must be an integer from ${min} to ${max}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+    throw bad(field, `must be an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -106,10 +125,12 @@ function mailerPlan(value: unknown): MailerPlan {
 function appOf(value: unknown, index: number, env: NodeJS.ProcessEnv): ServiceAppConfig {
   const at = `apps[${index}]`;
   if (!isObject(value)) throw bad(at, 'must be an object');
-  if ('secret' in value) throw bad(`${at}.secret`, 'does not belong in the file: put the secret in the environment and name the variable with "secretEnv"');
+  if ('secret' in value)
+    throw bad(`${at}.secret`, 'does not belong in the file: put the secret in the environment and name the variable with "secretEnv"');
   unknownFields(value, APP_FIELDS, `${at}.`);
   const { secretEnv } = value;
-  if (typeof secretEnv !== 'string' || !ENV_NAME.test(secretEnv)) throw bad(`${at}.secretEnv`, 'must name the environment variable that holds the app\'s secret');
+  if (typeof secretEnv !== 'string' || !ENV_NAME.test(secretEnv))
+    throw bad(`${at}.secretEnv`, "must name the environment variable that holds the app's secret");
   const secret = env[secretEnv];
   if (secret === undefined || secret === '') throw bad(`${at}.secretEnv`, `names ${secretEnv}, which is not set`);
   return { ...(value as Omit<ServiceAppConfig, 'secret'>), secret };
@@ -124,7 +145,8 @@ function appFromEnvironment(env: NodeJS.ProcessEnv): ServiceAppConfig {
       'npuser serve: no configuration: pass --config npuser.json, set NPUSER_CONFIG, or set NPUSER_SECRET and NPUSER_API_KEYS for one app (npuser keys create --app ID prints a key)',
     );
   }
-  if (keys === undefined || keys.trim() === '') throw bad('NPUSER_API_KEYS', 'must list the SHA-256 of each API key, comma-separated (npuser keys create prints it)');
+  if (keys === undefined || keys.trim() === '')
+    throw bad('NPUSER_API_KEYS', 'must list the SHA-256 of each API key, comma-separated (npuser keys create prints it)');
   const mode = env.NPUSER_MODE;
   return {
     id: env.NPUSER_APP_ID ?? 'app',
@@ -154,7 +176,9 @@ function readSource(configPath: string | undefined, env: NodeJS.ProcessEnv): { j
   try {
     return { json: JSON.parse(text) as unknown, source: inline ? 'inline' : 'file' };
   } catch (err) {
-    throw new ConfigError(`npuser serve: the configuration${inline ? ' in NPUSER_CONFIG' : ` file ${given}`} is not JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ConfigError(
+      `npuser serve: the configuration${inline ? ' in NPUSER_CONFIG' : ` file ${given}`} is not JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -181,18 +205,29 @@ export function loadServePlan(configPath: string | undefined, env: NodeJS.Proces
   const fileStore = storePlan(file.store);
   const store: StorePlan =
     env.REDIS_URL !== undefined && env.REDIS_URL !== ''
-      ? { kind: 'redis', url: url('REDIS_URL', env.REDIS_URL, ['redis', 'rediss']), keyPrefix: fileStore.kind === 'redis' ? fileStore.keyPrefix : undefined }
+      ? {
+          kind: 'redis',
+          url: url('REDIS_URL', env.REDIS_URL, ['redis', 'rediss']),
+          keyPrefix: fileStore.kind === 'redis' ? fileStore.keyPrefix : undefined,
+        }
       : fileStore;
-  const mailer = env.SMTP_URL !== undefined && env.SMTP_URL !== '' ? { kind: 'smtp' as const, url: url('SMTP_URL', env.SMTP_URL, ['smtp', 'smtps']) } : mailerPlan(file.mailer);
+  const mailer =
+    env.SMTP_URL !== undefined && env.SMTP_URL !== ''
+      ? { kind: 'smtp' as const, url: url('SMTP_URL', env.SMTP_URL, ['smtp', 'smtps']) }
+      : mailerPlan(file.mailer);
   if (mailer.kind === 'smtp') {
     for (const [index, app] of apps.entries()) {
       if (app.mode !== 'test' && (app.from === undefined || app.from === '')) {
-        throw bad(read === undefined ? 'NPUSER_FROM' : `apps[${index}].from`, 'is required when mail goes out by SMTP: the sender of the app\'s mail');
+        throw bad(
+          read === undefined ? 'NPUSER_FROM' : `apps[${index}].from`,
+          "is required when mail goes out by SMTP: the sender of the app's mail",
+        );
       }
     }
   }
 
-  const portValue = env.PORT !== undefined && env.PORT !== '' ? (/^[0-9]{1,5}$/.test(env.PORT) ? Number(env.PORT) : Number.NaN) : (file.port ?? 8080);
+  const portValue =
+    env.PORT !== undefined && env.PORT !== '' ? (/^[0-9]{1,5}$/.test(env.PORT) ? Number(env.PORT) : Number.NaN) : (file.port ?? 8080);
   const port = integerIn(env.PORT !== undefined && env.PORT !== '' ? 'PORT' : 'port', portValue, 0, 65_535);
   const host = env.HOST !== undefined && env.HOST !== '' ? env.HOST : (file.host ?? '127.0.0.1');
   if (typeof host !== 'string') throw bad('host', 'must be a string');
@@ -203,10 +238,14 @@ export function loadServePlan(configPath: string | undefined, env: NodeJS.Proces
     unknownFields(file.timeouts, new Set(Object.keys(DEFAULT_TIMEOUTS)), 'timeouts.');
     const t = file.timeouts;
     timeouts = Object.fromEntries(
-      Object.entries(DEFAULT_TIMEOUTS).map(([name, fallback]) => [name, t[name] === undefined ? fallback : integerIn(`timeouts.${name}`, t[name], 1, 600_000)]),
+      Object.entries(DEFAULT_TIMEOUTS).map(([name, fallback]) => [
+        name,
+        t[name] === undefined ? fallback : integerIn(`timeouts.${name}`, t[name], 1, 600_000),
+      ]),
     ) as unknown as ServerTimeouts;
   }
-  if (timeouts.requestTimeoutMs < timeouts.headersTimeoutMs) throw bad('timeouts.requestTimeoutMs', 'must be at least timeouts.headersTimeoutMs');
+  if (timeouts.requestTimeoutMs < timeouts.headersTimeoutMs)
+    throw bad('timeouts.requestTimeoutMs', 'must be at least timeouts.headersTimeoutMs');
 
   const service = {
     apps,

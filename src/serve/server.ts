@@ -54,7 +54,10 @@ async function optionalPeer(name: 'ioredis' | 'nodemailer', field: string): Prom
   }
 }
 
-async function buildStore(plan: ServePlan, log: (entry: Record<string, unknown>) => void): Promise<{ store: CodeStore | undefined; close: Closeable | undefined }> {
+async function buildStore(
+  plan: ServePlan,
+  log: (entry: Record<string, unknown>) => void,
+): Promise<{ store: CodeStore | undefined; close: Closeable | undefined }> {
   if (plan.store.kind === 'memory') return { store: undefined, close: undefined };
   const ioredis = await optionalPeer('ioredis', 'store.redis');
   const Redis = (ioredis.Redis ?? ioredis.default) as new (url: string, options: object) => import('ioredis').Redis;
@@ -76,11 +79,22 @@ async function buildStore(plan: ServePlan, log: (entry: Record<string, unknown>)
   const keyPrefix = plan.store.keyPrefix;
   return {
     store: redisCodeStore(keyPrefix === undefined ? { client } : { client, keyPrefix }),
-    close: { close: () => client.quit().then(() => undefined, () => { client.disconnect(); }) },
+    close: {
+      close: () =>
+        client.quit().then(
+          () => undefined,
+          () => {
+            client.disconnect();
+          },
+        ),
+    },
   };
 }
 
-async function buildMailer(plan: ServePlan, output: ServeOutput): Promise<{ mailer: Mailer | ((app: ServiceAppInfo) => Mailer); close: Closeable | undefined }> {
+async function buildMailer(
+  plan: ServePlan,
+  output: ServeOutput,
+): Promise<{ mailer: Mailer | ((app: ServiceAppInfo) => Mailer); close: Closeable | undefined }> {
   if (plan.mailer.kind === 'console') {
     try {
       // Stdout is the access log's: the printed messages go to stderr.
@@ -95,9 +109,9 @@ async function buildMailer(plan: ServePlan, output: ServeOutput): Promise<{ mail
   }
   const nodemailer = await optionalPeer('nodemailer', 'mailer.smtp');
   const createTransport = (nodemailer.createTransport ?? (nodemailer.default as Record<string, unknown> | undefined)?.createTransport) as
-    | ((url: string) => NodemailerTransporter & { close(): void })
-    | undefined;
-  if (createTransport === undefined) throw new ConfigError('npuser serve: mailer.smtp needs the nodemailer package: npm install nodemailer');
+    ((url: string) => NodemailerTransporter & { close(): void }) | undefined;
+  if (createTransport === undefined)
+    throw new ConfigError('npuser serve: mailer.smtp needs the nodemailer package: npm install nodemailer');
   const transporter = createTransport(plan.mailer.url);
   const mailers = new Map<string, Mailer>();
   const mailer = (app: ServiceAppInfo): Mailer => {
@@ -106,7 +120,14 @@ async function buildMailer(plan: ServePlan, output: ServeOutput): Promise<{ mail
     mailers.set(app.id, made);
     return made;
   };
-  return { mailer, close: { close: () => { transporter.close(); } } };
+  return {
+    mailer,
+    close: {
+      close: () => {
+        transporter.close();
+      },
+    },
+  };
 }
 
 function requestOf(req: IncomingMessage): Request {
@@ -229,7 +250,11 @@ export async function startServer(plan: ServePlan, output: ServeOutput): Promise
         draining = true;
         service.drain();
         log({ event: 'shutdown', inFlight });
-        const closed = new Promise<void>((resolve) => server.close(() => { resolve(); }));
+        const closed = new Promise<void>((resolve) =>
+          server.close(() => {
+            resolve();
+          }),
+        );
         server.closeIdleConnections();
         const state = { forced: false };
         const timer = setTimeout(() => {

@@ -1,16 +1,7 @@
 import { integerOption, functionOption, optionsObject } from '../lib/checks.js';
 import { INLINE_TRANSACT, type InlineTransact } from '../lib/guarded-store.js';
 import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
-import {
-  type CheckedStep,
-  checkExpected,
-  checkKey,
-  checkSteps,
-  checkTtl,
-  checkValue,
-  counterValue,
-  stops,
-} from './steps.js';
+import { type CheckedStep, checkExpected, checkKey, checkSteps, checkTtl, checkValue, counterValue, stops } from './steps.js';
 
 /**
  * Options for {@link memoryCodeStore}.
@@ -150,7 +141,12 @@ const tagBytes: number[] = new Array<number>(32).fill(0);
  * every key of every call.
  */
 function tagOf(key: string): string | undefined {
-  if (key.length <= TAG_LENGTH + 3 || key.charCodeAt(0) !== 0x7b || key.charCodeAt(TAG_LENGTH + 1) !== 0x7d || key.charCodeAt(TAG_LENGTH + 2) !== 0x3a) {
+  if (
+    key.length <= TAG_LENGTH + 3 ||
+    key.charCodeAt(0) !== 0x7b ||
+    key.charCodeAt(TAG_LENGTH + 1) !== 0x7d ||
+    key.charCodeAt(TAG_LENGTH + 2) !== 0x3a
+  ) {
     return undefined;
   }
   let bits = 0;
@@ -212,7 +208,7 @@ function varint(n: number): string {
   let text = '';
   let rest = n;
   while (rest >= 0x80) {
-    text += String.fromCharCode(0x80 | rest % 0x80);
+    text += String.fromCharCode(0x80 | (rest % 0x80));
     rest = Math.floor(rest / 0x80);
   }
   return text + String.fromCharCode(rest);
@@ -361,7 +357,8 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
   function clock(): number {
     const at = now();
     // NaN or ±Infinity would make every entry live for ever, or none: refuse instead.
-    if (typeof at !== 'number' || !Number.isFinite(at)) throw new Error(`npuser: ${WHO} options.now returned something other than a finite number`);
+    if (typeof at !== 'number' || !Number.isFinite(at))
+      throw new Error(`npuser: ${WHO} options.now returned something other than a finite number`);
     return at;
   }
 
@@ -673,7 +670,9 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
       }),
 
     increment: (key, ttlMs) =>
-      settle(() => one({ op: 'increment', key: checkKey(WHO, key), ttlMs: checkTtl(WHO, ttlMs), stopIfCountAbove: undefined }) as StoreCounter),
+      settle(
+        () => one({ op: 'increment', key: checkKey(WHO, key), ttlMs: checkTtl(WHO, ttlMs), stopIfCountAbove: undefined }) as StoreCounter,
+      ),
 
     transact,
   };

@@ -266,7 +266,11 @@ function encodeStep(step: CheckedStep, where: string): [string, string, string] 
     case 'get':
       return ['g', step.stopIfPresent ? '1' : '', step.stopIfCountAtLeast === undefined ? '' : String(step.stopIfCountAtLeast)];
     case 'increment':
-      return ['i', String(ttlArgument(step.ttlMs, `${where}.ttlMs`)), step.stopIfCountAbove === undefined ? '' : String(step.stopIfCountAbove)];
+      return [
+        'i',
+        String(ttlArgument(step.ttlMs, `${where}.ttlMs`)),
+        step.stopIfCountAbove === undefined ? '' : String(step.stopIfCountAbove),
+      ];
     case 'set':
       return ['s', step.value, String(ttlArgument(step.ttlMs, `${where}.ttlMs`))];
     case 'delete':

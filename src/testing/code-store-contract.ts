@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CodeStore, StoreCounter, StoreEntry, StoreStep, StoreStepResult } from '../types.js';
 import { type ContractCase, type TestRunner, registerContractCases } from './contract-case.js';
 
-
 /**
  * The clock a contract case hands to a store factory. Stores that take an
  * injected clock should use `now`; the suite then moves time without sleeping.
@@ -227,17 +226,29 @@ function checkOptions(options: unknown): asserts options is CodeStoreContractOpt
 /** A get's result: the entry with `value` and a TTL in (0, `ttl`]. */
 function assertEntry(result: StoreStepResult, value: string, ttl: number, what: string): void {
   const entry = result as Partial<StoreEntry> | undefined;
-  assert.ok(typeof entry === 'object', `${what}: expected the entry '${value}', got ${typeof result === 'string' ? `'${result}'` : 'nothing'}`);
+  assert.ok(
+    typeof entry === 'object',
+    `${what}: expected the entry '${value}', got ${typeof result === 'string' ? `'${result}'` : 'nothing'}`,
+  );
   assert.equal(entry.value, value, `${what}: wrong value`);
-  assert.ok(typeof entry.ttlMs === 'number' && entry.ttlMs > 0 && entry.ttlMs <= ttl, `${what}: ttlMs ${String(entry.ttlMs)} not in (0, ${ttl}]`);
+  assert.ok(
+    typeof entry.ttlMs === 'number' && entry.ttlMs > 0 && entry.ttlMs <= ttl,
+    `${what}: ttlMs ${String(entry.ttlMs)} not in (0, ${ttl}]`,
+  );
 }
 
 /** An increment's result: `count`, with a TTL in (0, `ttl`]. */
 function assertCounter(result: StoreStepResult, count: number, ttl: number, what: string): void {
   const counter = result as Partial<StoreCounter> | undefined;
-  assert.ok(typeof counter === 'object', `${what}: expected a counter at ${count}, got ${typeof result === 'string' ? `'${result}'` : 'nothing'}`);
+  assert.ok(
+    typeof counter === 'object',
+    `${what}: expected a counter at ${count}, got ${typeof result === 'string' ? `'${result}'` : 'nothing'}`,
+  );
   assert.equal(counter.count, count, `${what}: wrong count`);
-  assert.ok(typeof counter.ttlMs === 'number' && counter.ttlMs > 0 && counter.ttlMs <= ttl, `${what}: ttlMs ${String(counter.ttlMs)} not in (0, ${ttl}]`);
+  assert.ok(
+    typeof counter.ttlMs === 'number' && counter.ttlMs > 0 && counter.ttlMs <= ttl,
+    `${what}: ttlMs ${String(counter.ttlMs)} not in (0, ${ttl}]`,
+  );
 }
 
 /** How many results a transaction returned: it says how many steps ran. */
@@ -545,7 +556,11 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         assert.equal(await store.get(code as string), undefined, 'get returned an entry without an expiry');
         assert.equal(await store.get(code as string), undefined, 'a second get returned the entry without an expiry');
         assert.equal(await store.consume(taken as string), undefined, 'consume handed out an entry without an expiry');
-        assert.equal(await store.consume(takenIfEqual as string, 'v'), undefined, 'consume(key, expected) handed out an entry without an expiry');
+        assert.equal(
+          await store.consume(takenIfEqual as string, 'v'),
+          undefined,
+          'consume(key, expected) handed out an entry without an expiry',
+        );
         // The counter starts again, with a TTL: its address is not locked out for ever.
         const restarted = await store.increment(counter as string, ttl);
         assert.equal(restarted.count, 1, 'increment continued a counter that had no expiry');
@@ -625,12 +640,20 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         assert.equal(await store.get(code), undefined, 'a step after the stop ran');
         assert.equal((await store.get(cooldown))?.value, '1', 'a step after the stop ran');
         // stopIfPresent: false never stops.
-        assertRan(await transact([{ op: 'get', key: cooldown, stopIfPresent: false }, { op: 'get', key: code }]), 2, 'stopIfPresent: false');
+        assertRan(
+          await transact([
+            { op: 'get', key: cooldown, stopIfPresent: false },
+            { op: 'get', key: code },
+          ]),
+          2,
+          'stopIfPresent: false',
+        );
       },
     },
     {
       id: 'transact-stop-if-count-at-least',
-      title: 'transact: a get with stopIfCountAtLeast stops when the counter is at least that, not below nor when missing; a value that is not a counter rejects',
+      title:
+        'transact: a get with stopIfCountAtLeast stops when the counter is at least that, not below nor when missing; a value that is not a counter rejects',
       needs: ['transact'],
       body: async ({ store, ttl, transact }) => {
         const [failures, code] = sameTag('failures', 'code') as [string, string];
@@ -652,7 +675,14 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         assert.equal(await store.get(code), undefined, 'a step after the stop ran');
         // Zero stops on any counter, even one at "0".
         await store.set(failures, '0', ttl);
-        assertRan(await transact([{ op: 'get', key: failures, stopIfCountAtLeast: 0 }, { op: 'get', key: code }]), 1, 'stopIfCountAtLeast: 0 on a counter at 0');
+        assertRan(
+          await transact([
+            { op: 'get', key: failures, stopIfCountAtLeast: 0 },
+            { op: 'get', key: code },
+          ]),
+          1,
+          'stopIfCountAtLeast: 0 on a counter at 0',
+        );
         // Compared as a counter, it must be one.
         await store.set(failures, 'v1.not-a-counter', ttl);
         await assert.rejects(transact(steps), 'stopIfCountAtLeast on a value that is not a counter must reject');
@@ -681,7 +711,14 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         assertCounter(above[0], 3, ttl, 'increment to 3');
         assert.equal((await store.get(hourly))?.value, '3', 'the stopping increment did not count');
         assert.equal(await store.get(code), undefined, 'a step after the stop ran');
-        assertRan(await transact([{ op: 'increment', key: hourly, ttlMs: ttl, stopIfCountAbove: 0 }, { op: 'get', key: code }]), 1, 'stopIfCountAbove: 0');
+        assertRan(
+          await transact([
+            { op: 'increment', key: hourly, ttlMs: ttl, stopIfCountAbove: 0 },
+            { op: 'get', key: code },
+          ]),
+          1,
+          'stopIfCountAbove: 0',
+        );
       },
     },
     {
@@ -700,7 +737,8 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         );
         const winners = outcomes.flatMap((results, i) => (results.length === 2 ? [i] : []));
         assert.equal(winners.length, 1, `${winners.length} transactions found k missing and set it: another ran between a get and its set`);
-        for (const results of outcomes) assert.ok(results.length === 1 || results.length === 2, `a transaction returned ${results.length} results for 2 steps`);
+        for (const results of outcomes)
+          assert.ok(results.length === 1 || results.length === 2, `a transaction returned ${results.length} results for 2 steps`);
         assert.equal((await store.get(k))?.value, `winner-${winners[0] ?? -1}`, 'k does not hold the one winner’s value');
       },
     },
@@ -723,10 +761,18 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         const placed = outcomes.filter((results) => results.length === 2).length;
         assert.equal(placed, PLACES, `${placed} transactions reached the set`);
         const counts = outcomes.map((results) => (results[0] as StoreCounter | undefined)?.count ?? 0).sort((a, b) => a - b);
-        assert.deepEqual(counts, Array.from({ length: RACERS }, (_, i) => i + 1), 'the increments were not counted once each');
+        assert.deepEqual(
+          counts,
+          Array.from({ length: RACERS }, (_, i) => i + 1),
+          'the increments were not counted once each',
+        );
         for (const [i, other] of others.entries()) {
           const ran = outcomes[i]?.length === 2;
-          assert.equal((await store.get(other))?.value, ran ? 'placed' : undefined, ran ? 'a set that ran is missing' : 'a set after a stop ran');
+          assert.equal(
+            (await store.get(other))?.value,
+            ran ? 'placed' : undefined,
+            ran ? 'a set that ran is missing' : 'a set after a stop ran',
+          );
         }
         for (const other of others) await store.delete(other);
       },
@@ -770,7 +816,11 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
           assert.equal(await store.get(k), undefined, `the step before ${JSON.stringify(step)} ran`);
         }
         for (const steps of [undefined, null, 'steps', { op: 'get', key: k }]) {
-          await assert.rejects(transact(steps as unknown as StoreStep[]), TypeError, `transact accepted ${JSON.stringify(steps)} as its steps`);
+          await assert.rejects(
+            transact(steps as unknown as StoreStep[]),
+            TypeError,
+            `transact accepted ${JSON.stringify(steps)} as its steps`,
+          );
         }
         assert.equal(await store.get(other), undefined);
       },
@@ -795,7 +845,10 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         ]);
         assertCounter(later[1], 2, ttl, 'the second increment');
         const slack = exact ? 0 : 50;
-        assert.ok((later[1] as StoreCounter).ttlMs <= (ttl * 3) / 4 + slack, `increment extended the TTL to ${(later[1] as StoreCounter).ttlMs} ms`);
+        assert.ok(
+          (later[1] as StoreCounter).ttlMs <= (ttl * 3) / 4 + slack,
+          `increment extended the TTL to ${(later[1] as StoreCounter).ttlMs} ms`,
+        );
         assertCounter(later[2], 1, (ttl * 3) / 4, 'increment of a counter written by set');
         assert.ok((later[2] as StoreCounter).ttlMs <= ttl / 2 + slack, `increment replaced the TTL of a counter written by set`);
         // At 3/4 of the first TTL past its first write, only what set restarted is there.
@@ -815,7 +868,10 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         } else {
           await pass(ttl / 4 + 100);
         }
-        const gone = await transact([{ op: 'get', key: hourly }, { op: 'increment', key: hourly, ttlMs: ttl }]);
+        const gone = await transact([
+          { op: 'get', key: hourly },
+          { op: 'increment', key: hourly, ttlMs: ttl },
+        ]);
         assert.equal(gone[0], undefined, 'the counter outlived its TTL');
         assertCounter(gone[1], 1, ttl, 'the counter after its TTL');
         await store.delete(code);
@@ -844,8 +900,14 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
         assertEntry(results[2], 'newer', ttl, 'the entry after consumes of other values');
         const ttlAfter = (results[2] as StoreEntry).ttlMs;
         if (before !== undefined && exact) assert.equal(ttlAfter, before.ttlMs, 'a consume with another value changed the TTL');
-        if (before !== undefined && !exact) assert.ok(ttlAfter <= before.ttlMs + 50 && ttlAfter >= before.ttlMs - elapsed - 50, 'a consume with another value changed the TTL');
-        const taken = await Promise.all(Array.from({ length: CONCURRENCY }, () => transact([{ op: 'consume', key: code, expected: 'newer' }])));
+        if (before !== undefined && !exact)
+          assert.ok(
+            ttlAfter <= before.ttlMs + 50 && ttlAfter >= before.ttlMs - elapsed - 50,
+            'a consume with another value changed the TTL',
+          );
+        const taken = await Promise.all(
+          Array.from({ length: CONCURRENCY }, () => transact([{ op: 'consume', key: code, expected: 'newer' }])),
+        );
         assert.equal(taken.filter((r) => r[0] === 'newer').length, 1, 'not exactly one transaction consumed the value');
         assert.equal(await store.get(code), undefined);
       },
@@ -880,11 +942,12 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
   ];
 
   const contractCases: ContractCase[] = cases.map(({ id, title, needs, body }) => {
-    const skipped = needs.includes('transact') && options.transact === false
-      ? 'the store has no transact'
-      : needs.includes('removeExpiry') && removeExpiry === undefined
-        ? 'no removeExpiry option, so the suite cannot strip an entry’s expiry'
-        : undefined;
+    const skipped =
+      needs.includes('transact') && options.transact === false
+        ? 'the store has no transact'
+        : needs.includes('removeExpiry') && removeExpiry === undefined
+          ? 'no removeExpiry option, so the suite cannot strip an entry’s expiry'
+          : undefined;
     return skipped === undefined
       ? { id, title, run: async () => body(await harness(factory)) }
       : { id, title, skipped, run: () => Promise.resolve() };
@@ -899,9 +962,7 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
     });
   } else {
     const bound =
-      capacity.entries !== undefined
-        ? `${capacity.entries} entries`
-        : `filled until it refuses, at most ${capacity.maxWrites ?? 0} writes`;
+      capacity.entries !== undefined ? `${capacity.entries} entries` : `filled until it refuses, at most ${capacity.maxWrites ?? 0} writes`;
     contractCases.push({
       ...capacityCase,
       title: `a full store refuses new entries rather than evicting live ones (${bound})`,
@@ -1014,7 +1075,6 @@ export function codeStoreContractCases(factory: CodeStoreFactory, options: CodeS
     }
   }
 }
-
 
 /**
  * Run the CodeStore contract against your store under your test runner.

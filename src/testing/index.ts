@@ -4,12 +4,7 @@
  * @module npuser/testing
  */
 export { runCodeStoreContract, codeStoreContractCases } from './code-store-contract.js';
-export type {
-  CodeStoreCapacity,
-  CodeStoreContractOptions,
-  CodeStoreFactory,
-  ContractClock,
-} from './code-store-contract.js';
+export type { CodeStoreCapacity, CodeStoreContractOptions, CodeStoreFactory, ContractClock } from './code-store-contract.js';
 export type { ContractCase, TestRunner, TestRunnerIt } from './contract-case.js';
 export { memoryMailer } from './memory-mailer.js';
 export type { MemoryMailer } from './memory-mailer.js';

@@ -120,7 +120,6 @@ export interface MailerContractOptions {
   canHang?: boolean;
 }
 
-
 const DEFAULT_ABORT_WITHIN_MS = 2000;
 
 /** A message to a fresh address, with a code that keeps a leading zero. */
@@ -268,7 +267,11 @@ export function mailerContractCases(factory: MailerContractFactory, options: Mai
       async (h) => {
         const controller = new AbortController();
         controller.abort(new Error('npuser stopped waiting'));
-        const settled = await within(h.mailer.send(sampleMessage(), { signal: controller.signal }), abortWithinMs, 'send with an aborted signal');
+        const settled = await within(
+          h.mailer.send(sampleMessage(), { signal: controller.signal }),
+          abortWithinMs,
+          'send with an aborted signal',
+        );
         assert.equal(settled.status, 'rejected', 'send resolved although its signal was already aborted');
         assert.equal((await h.delivered()).length, 0, 'a message was delivered although the signal was aborted');
       },

@@ -97,7 +97,10 @@ describe('NpUserClient', () => {
     const s = serviceSetup();
     let failures = 1;
     const unavailable = () =>
-      new Response(JSON.stringify({ code: 'ERR_NPUSER_STORE_FAILED', status: 503 }), { status: 503, headers: { 'content-type': 'application/problem+json', 'retry-after': '0' } });
+      new Response(JSON.stringify({ code: 'ERR_NPUSER_STORE_FAILED', status: 503 }), {
+        status: 503,
+        headers: { 'content-type': 'application/problem+json', 'retry-after': '0' },
+      });
     const { client, requests } = clientOf(s, s.keys.blog, () => (failures-- > 0 ? Promise.resolve(unavailable()) : undefined));
     await expect(client.validateToken('x.y.z')).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_TOKEN' });
     expect(requests).toHaveLength(2);
@@ -126,7 +129,9 @@ describe('NpUserClient', () => {
       retries: 1,
       fetch: (_input, init) =>
         new Promise((_resolve, reject) => {
-          init?.signal?.addEventListener('abort', () => { reject(init.signal!.reason as Error); });
+          init?.signal?.addEventListener('abort', () => {
+            reject(init.signal!.reason as Error);
+          });
         }),
     });
     const error = await never.validateToken('x.y.z').catch((err: unknown) => err);
@@ -140,7 +145,8 @@ describe('NpUserClient', () => {
       baseUrl: 'https://npuser.example',
       apiKey: key,
       retries: 0,
-      fetch: (_input, init) => Promise.reject(new TypeError(`fetch failed with ${JSON.stringify(init?.headers)}`, { cause: { code: 'ECONNREFUSED', key } })),
+      fetch: (_input, init) =>
+        Promise.reject(new TypeError(`fetch failed with ${JSON.stringify(init?.headers)}`, { cause: { code: 'ECONNREFUSED', key } })),
     });
     const error = await leaky.requestCode(EMAIL).catch((err: unknown) => err);
     expect(error).toMatchObject({ code: 'ERR_NPUSER_UNAVAILABLE' });

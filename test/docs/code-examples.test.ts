@@ -30,7 +30,8 @@ describe('code examples: extraction', () => {
   it('finds the examples of README.md, every guide with code and every source file with @example', () => {
     const files = new Set(examples.map((example) => example.file));
     expect(files).toContain('README.md');
-    for (const guide of ['custom-store-and-mailer.md', 'scaling-with-redis.md', 'sending-mail.md']) expect(files).toContain(`docs/${guide}`);
+    for (const guide of ['custom-store-and-mailer.md', 'scaling-with-redis.md', 'sending-mail.md'])
+      expect(files).toContain(`docs/${guide}`);
     expect([...files].filter((file) => file.startsWith('src/')).length).toBeGreaterThan(10);
     expect(examples.length).toBeGreaterThan(80);
   });
@@ -54,7 +55,7 @@ describe('code examples: extraction', () => {
       { file: 'x.ts', line: 6, code: "const a = 'one';" },
       { file: 'x.ts', line: 9, code: "const b = 'two';" },
     ]);
-    expect(markdownExamples('x.md', "# T\n\n```ts\nconst a = 1;\n```\n\n```sh\nnpm test\n```\n")).toEqual([
+    expect(markdownExamples('x.md', '# T\n\n```ts\nconst a = 1;\n```\n\n```sh\nnpm test\n```\n')).toEqual([
       { file: 'x.md', line: 4, code: 'const a = 1;' },
     ]);
   });
@@ -94,7 +95,9 @@ describe('code examples: what they teach', () => {
 
   // Examples that verify an NpUser's own tokens (np.jwks(), or an NpUser they construct); the
   // service's tokens carry the app's id as audience, and its guide says so.
-  it.each(examples.filter((e) => /jwtVerify\(/.test(e.code) && /\bnp\.jwks\(|new NpUser\(/.test(e.code)).map((e) => [where(e), e] as const))(
+  it.each(
+    examples.filter((e) => /jwtVerify\(/.test(e.code) && /\bnp\.jwks\(|new NpUser\(/.test(e.code)).map((e) => [where(e), e] as const),
+  )(
     '%s: jwtVerify checks the issuer and audience the NpUser sets (a jwks() example verified an audience its NpUser did not set)',
     (_, example) => {
       const verified = example.code.slice(example.code.indexOf('jwtVerify('));
@@ -103,7 +106,10 @@ describe('code examples: what they teach', () => {
         const expected = new RegExp(`${claim}:\\s*'([^']*)'`).exec(verified)?.[1];
         if (expected === undefined) continue;
         const set = new RegExp(`${claim}:\\s*'([^']*)'`).exec(constructed)?.[1] ?? DEFAULTS[claim];
-        expect(expected, `${claim}: the NpUser ${constructed === '' ? '(the prelude’s, with the defaults)' : 'in the example'} sets '${set}'`).toBe(set);
+        expect(
+          expected,
+          `${claim}: the NpUser ${constructed === '' ? '(the prelude’s, with the defaults)' : 'in the example'} sets '${set}'`,
+        ).toBe(set);
       }
     },
   );

@@ -10,7 +10,12 @@ import { ROOT } from '../support/dist.js';
 const errors = readFileSync(join(ROOT, 'docs/errors.md'), 'utf8');
 
 /** GitHub's anchor for a heading: lower case, spaces to hyphens, other punctuation but `_` and `-` dropped. */
-const anchorOf = (heading: string) => heading.trim().toLowerCase().replace(/[^\w\- ]/g, '').replace(/ /g, '-');
+const anchorOf = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\w\- ]/g, '')
+    .replace(/ /g, '-');
 
 describe('docs/errors.md', () => {
   const headings = [...errors.matchAll(/^## (.+)$/gm)].map((m) => m[1]!);
@@ -30,7 +35,17 @@ describe('docs/errors.md', () => {
 });
 
 describe('the guides', () => {
-  const guides = ['getting-started', 'choosing-settings', 'sessions', 'sign-in-routes', 'behind-a-proxy', 'testing-your-app', 'migrating-from-the-service-api', 'errors', 'security-model'];
+  const guides = [
+    'getting-started',
+    'choosing-settings',
+    'sessions',
+    'sign-in-routes',
+    'behind-a-proxy',
+    'testing-your-app',
+    'migrating-from-the-service-api',
+    'errors',
+    'security-model',
+  ];
 
   it.each(guides)('docs/%s.md: every relative link leads to a file, and every #anchor to a heading', (guide) => {
     const file = join(ROOT, 'docs', `${guide}.md`);

@@ -20,7 +20,10 @@ function documentedOptions(): Map<string, { defaultText: string | undefined; com
       if (!ts.isPropertySignature(member) || !ts.isIdentifier(member.name)) continue;
       const tag = ts.getJSDocTags(member).find((t) => t.tagName.text === 'default');
       const defaultText = tag === undefined ? undefined : ts.getTextOfJSDocComment(tag.comment);
-      const comment = ts.getJSDocCommentsAndTags(member).map((doc) => doc.getText(source)).join('\n');
+      const comment = ts
+        .getJSDocCommentsAndTags(member)
+        .map((doc) => doc.getText(source))
+        .join('\n');
       options.set(member.name.text, { defaultText, comment });
     }
   });

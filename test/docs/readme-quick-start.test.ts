@@ -24,10 +24,12 @@ describe('the README quick start, as pasted into Express 5', () => {
 
   beforeAll(async () => {
     assertBuilt(['index.js', 'http/index.js']);
-    expect(block).toContain("app.listen(3000);");
+    expect(block).toContain('app.listen(3000);');
     // The one change: a free port of 127.0.0.1 instead of 3000, handed back to the test.
     const source = block.replace('app.listen(3000);', "export const server = app.listen(0, '127.0.0.1');");
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
     mkdirSync(FOLDER, { recursive: true });
     const file = join(FOLDER, 'app.mjs');
     writeFileSync(file, outputText);

@@ -75,7 +75,10 @@ describe('README', () => {
     const found = links(readme);
     expect(found.length).toBeGreaterThan(0);
     const unusable = found.filter((link) => !link.target.startsWith('#') && !link.target.startsWith('https://'));
-    expect(unusable.map((link) => describeLink('README.md', link)), `link with ${REPOSITORY_FILES}… instead`).toEqual([]);
+    expect(
+      unusable.map((link) => describeLink('README.md', link)),
+      `link with ${REPOSITORY_FILES}… instead`,
+    ).toEqual([]);
   });
 
   it('links to repository files that exist, and to headings that exist', () => {
@@ -86,7 +89,9 @@ describe('README', () => {
     });
     expect(broken.map((link) => describeLink('README.md', link))).toEqual([]);
     // The guides README sends readers to are all there.
-    const docs = links(readme).flatMap((link) => repositoryPath(link.target) ?? []).filter((path) => path.startsWith('docs/'));
+    const docs = links(readme)
+      .flatMap((link) => repositoryPath(link.target) ?? [])
+      .filter((path) => path.startsWith('docs/'));
     expect(docs.length).toBeGreaterThan(0);
   });
 });

@@ -166,7 +166,9 @@ describe.skipIf(skip)('demo in a real browser', () => {
     expect(messages.slice(0, 4).every((m) => m?.startsWith('That code isn’t right'))).toBe(true);
     expect(messages[4]).toBe('Too many wrong attempts: that code no longer works. Ask for a new code.');
     await submitCode(code);
-    expect(await page!.locator('.alert-error').textContent()).toBe('Too many wrong attempts: that code no longer works. Ask for a new code.');
+    expect(await page!.locator('.alert-error').textContent()).toBe(
+      'Too many wrong attempts: that code no longer works. Ask for a new code.',
+    );
     await shot('burned');
   });
 

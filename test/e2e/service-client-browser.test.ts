@@ -48,7 +48,8 @@ describe.skipIf(skip)('the service example in a real browser', () => {
   screenshotFailures('service-client', () => page);
 
   /** Resolves once the service has logged a call to `route` answered with `status`, after `from`. */
-  const served = (route: string, status: number, from: number) => example!.waitFor(new RegExp(`"route":"${route}","status":${status}\\b`), from);
+  const served = (route: string, status: number, from: number) =>
+    example!.waitFor(new RegExp(`"route":"${route}","status":${status}\\b`), from);
 
   beforeAll(async () => {
     if (!hasChromium) return; // the first test reports it

@@ -51,9 +51,23 @@ async function startDemo({ np: npOptions = {}, backend, delivery = 'console', ma
   const box = mailbox ? devMailbox(mailer, { now: clock.now }) : undefined;
   const np =
     backend ??
-    new NpUser({ secret: SECRET, appName: 'npuser demo', audience: 'npuser-demo', mailer: box?.mailer ?? mailer, now: clock.now, store: memoryCodeStore({ now: clock.now }), ...npOptions });
+    new NpUser({
+      secret: SECRET,
+      appName: 'npuser demo',
+      audience: 'npuser-demo',
+      mailer: box?.mailer ?? mailer,
+      now: clock.now,
+      store: memoryCodeStore({ now: clock.now }),
+      ...npOptions,
+    });
   const unexpected: unknown[] = [];
-  const app = createDemoApp({ np, onUnexpectedError: (err) => void unexpected.push(err), delivery, now: clock.now, ...(box ? { mailbox: box } : {}) });
+  const app = createDemoApp({
+    np,
+    onUnexpectedError: (err) => void unexpected.push(err),
+    delivery,
+    now: clock.now,
+    ...(box ? { mailbox: box } : {}),
+  });
   const server = createServer(app);
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -90,7 +104,11 @@ async function get(demo: Demo, path: string, headers: Record<string, string> = {
 }
 
 /** Post a form and follow its 303, as a browser does: the page it lands on. */
-async function submit(demo: Demo, path: string, fields: Record<string, string>): Promise<{ location: string; page: string; status: number }> {
+async function submit(
+  demo: Demo,
+  path: string,
+  fields: Record<string, string>,
+): Promise<{ location: string; page: string; status: number }> {
   const posted = await post(demo, path, fields);
   expect(posted.status, await posted.clone().text()).toBe(303);
   const location = posted.headers.get('location')!;
@@ -134,7 +152,9 @@ describe('demo app: sign-in flow', () => {
     expect(sent.location).toBe('/?npuser=sent');
     expect(sent.page).toContain('Check your terminal');
     expect(sent.page).toContain('<strong class="email">ada@example.com</strong>');
-    expect(sent.page).toMatch(/<label for="code">Sign-in code<\/label>\s*<input id="code" name="code" class="code" type="text" inputmode="numeric" autocomplete="one-time-code"/);
+    expect(sent.page).toMatch(
+      /<label for="code">Sign-in code<\/label>\s*<input id="code" name="code" class="code" type="text" inputmode="numeric" autocomplete="one-time-code"/,
+    );
     expect(sent.page).toContain('for 10 minutes');
     // The resend button waits out the cooldown.
     expect(sent.page).toContain('data-wait="60"');
@@ -287,7 +307,9 @@ describe('demo app: errors in plain words', () => {
     await submit(demo, '/auth/code', { email: EMAIL });
     demo.clock.advance(20_000);
     const again = await submit(demo, '/auth/code', { email: EMAIL });
-    expect(alertText(again.page)).toBe('Too many requests. Please wait 40 seconds and try again. The code you already received still works until it expires.');
+    expect(alertText(again.page)).toBe(
+      'Too many requests. Please wait 40 seconds and try again. The code you already received still works until it expires.',
+    );
     expect(again.page).toContain('action="/auth/verify"');
     expect(again.page).toContain('data-wait="40"');
   });

@@ -82,10 +82,13 @@ describe('toNodeHandler on node:http', () => {
     const { port } = new URL(base);
     // Chunked, no Content-Length: the handler must stop reading by itself.
     const status = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/auth/code', headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method: 'POST', path: '/auth/code', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write(`{"email":"${'x'.repeat(100_000)}`);
       req.end('"}');
@@ -131,12 +134,15 @@ describe('toNodeHandler on node:http', () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const send = (path: string, headers: Record<string, string>, body: string) =>
       new Promise<{ status: number; socket: unknown }>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            resolve({ status: res.statusCode ?? 0, socket: req.socket });
-          });
-        });
+        const req = httpRequest(
+          { host: '127.0.0.1', port, method: 'POST', path, agent, headers: { 'content-type': 'application/json', ...headers } },
+          (res) => {
+            res.resume();
+            res.on('end', () => {
+              resolve({ status: res.statusCode ?? 0, socket: req.socket });
+            });
+          },
+        );
         req.on('error', reject);
         req.end(body);
       });
@@ -216,7 +222,12 @@ describe('toNodeHandler on Express 5', () => {
     app.use(express.urlencoded({ extended: true }));
     app.use('/auth', toNodeHandler(h.signIn.fetch));
     const base = await listen(createServer(app));
-    const response = await fetch(`${base}/auth/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email[a]=1', redirect: 'manual' });
+    const response = await fetch(`${base}/auth/code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'email[a]=1',
+      redirect: 'manual',
+    });
     expect(response.status).toBe(400);
   });
 
@@ -225,7 +236,15 @@ describe('toNodeHandler on Express 5', () => {
     const app = express();
     // No address at all: the handler's TypeError about it.
     app.use('/auth', (req, res, next) => {
-      void h.signIn.fetch(new Request(`http://127.0.0.1${req.originalUrl}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":"ada@example.com"}' })).catch(next);
+      void h.signIn
+        .fetch(
+          new Request(`http://127.0.0.1${req.originalUrl}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"email":"ada@example.com"}',
+          }),
+        )
+        .catch(next);
     });
     const caught: unknown[] = [];
     // Express tells an error handler by its four parameters.
@@ -241,7 +260,10 @@ describe('toNodeHandler on Express 5', () => {
 });
 
 describe('fastifySignIn on Fastify 5', () => {
-  async function start(h: HandlerSetup, setup?: (app: FastifyInstance) => void | Promise<void>): Promise<{ app: FastifyInstance; base: string }> {
+  async function start(
+    h: HandlerSetup,
+    setup?: (app: FastifyInstance) => void | Promise<void>,
+  ): Promise<{ app: FastifyInstance; base: string }> {
     const app = Fastify();
     await setup?.(app);
     await app.register(fastifySignIn, { signIn: h.signIn });
@@ -300,7 +322,11 @@ describe('fastifySignIn on Fastify 5', () => {
     const h = handlerSetup();
     const app = Fastify();
     await expect(app.register(fastifySignIn, { signIn: h.signIn, prefix: '/auth' }).ready()).rejects.toThrow(/without a prefix/);
-    await expect(Fastify().register(fastifySignIn, {} as never).ready()).rejects.toThrow(/options\.signIn/);
+    await expect(
+      Fastify()
+        .register(fastifySignIn, {} as never)
+        .ready(),
+    ).rejects.toThrow(/options\.signIn/);
   });
 
   it('getSession takes Fastify’s request as it is', async () => {
@@ -330,14 +356,26 @@ describe('Hono mounts fetch as it is', () => {
       const session = await h.signIn.getSession(c.req.raw);
       return session ? c.text(`hello ${session.subject}`) : c.text('signed out', 401);
     });
-    const sent = await app.request('/auth/code', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL }) }, {
-      incoming: { socket: { remoteAddress: '198.51.100.9' } },
-    });
+    const sent = await app.request(
+      '/auth/code',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL }) },
+      {
+        incoming: { socket: { remoteAddress: '198.51.100.9' } },
+      },
+    );
     expect(sent.status).toBe(200);
     expect(h.contexts.map((c) => c.context?.clientKey)).toEqual(['198.51.100.9']);
-    const verified = await app.request('/auth/verify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: EMAIL, code: h.mailer.lastCodeFor(EMAIL) }) }, {
-      incoming: { socket: { remoteAddress: '198.51.100.9' } },
-    });
+    const verified = await app.request(
+      '/auth/verify',
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: EMAIL, code: h.mailer.lastCodeFor(EMAIL) }),
+      },
+      {
+        incoming: { socket: { remoteAddress: '198.51.100.9' } },
+      },
+    );
     const cookie = verified.headers.getSetCookie()[0]!.split(';', 1)[0]!;
     expect(await (await app.request('/account', { headers: { cookie } })).text()).toMatch(/^hello /);
   });

@@ -33,12 +33,23 @@ describe('clientKeyOf', () => {
     expect(clientKeyOf('2001:db8:0:0:1::1')).toBe('2001:db8::/64');
   });
 
-  it.each(['unknown', '', 'example.com', '1.2.3', '01.2.3.4', '256.1.1.1', '1.2.3.4.5', '[2001:db8::1', '2001:db8::1]', '2001:db8:::1', 'g::1', '[::1]x', 'a'.repeat(200)])(
-    '%j is no address',
-    (input) => {
-      expect(clientKeyOf(input)).toBeUndefined();
-    },
-  );
+  it.each([
+    'unknown',
+    '',
+    'example.com',
+    '1.2.3',
+    '01.2.3.4',
+    '256.1.1.1',
+    '1.2.3.4.5',
+    '[2001:db8::1',
+    '2001:db8::1]',
+    '2001:db8:::1',
+    'g::1',
+    '[::1]x',
+    'a'.repeat(200),
+  ])('%j is no address', (input) => {
+    expect(clientKeyOf(input)).toBeUndefined();
+  });
 });
 
 describe('connectionAddress: each platform’s second argument', () => {
@@ -73,19 +84,29 @@ describe('the handler’s clientKey', () => {
 
   it('comes from the connection; X-Forwarded-For without trustProxy is ignored (any client can send one)', async () => {
     const h = handlerSetup({}, { maxCodesPerClientPerHour: 1 });
-    const first = await h.signIn.fetch(post('/auth/code', { email: EMAIL }, { headers: { 'x-forwarded-for': '198.51.100.1' } }), CONNECTION);
+    const first = await h.signIn.fetch(
+      post('/auth/code', { email: EMAIL }, { headers: { 'x-forwarded-for': '198.51.100.1' } }),
+      CONNECTION,
+    );
     expect(first.status).toBe(200);
     // A forged header does not buy a fresh budget.
-    const second = await h.signIn.fetch(post('/auth/code', { email: 'bob@example.com' }, { headers: { 'x-forwarded-for': '198.51.100.2' } }), CONNECTION);
+    const second = await h.signIn.fetch(
+      post('/auth/code', { email: 'bob@example.com' }, { headers: { 'x-forwarded-for': '198.51.100.2' } }),
+      CONNECTION,
+    );
     expect(second.status).toBe(429);
     expect(contextsOf(h)).toEqual(['203.0.113.5', '203.0.113.5']);
   });
 
   it('with trustProxy, is the address the nearest proxy saw, never what the client wrote further left', async () => {
     const one = handlerSetup({ trustProxy: true });
-    await one.signIn.fetch(post('/auth/code', { email: EMAIL }, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7' } }), { remoteAddress: '10.0.0.2' });
+    await one.signIn.fetch(post('/auth/code', { email: EMAIL }, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7' } }), {
+      remoteAddress: '10.0.0.2',
+    });
     const two = handlerSetup({ trustProxy: 2 });
-    await two.signIn.fetch(post('/auth/code', { email: EMAIL }, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.0.0.9' } }), { remoteAddress: '10.0.0.2' });
+    await two.signIn.fetch(post('/auth/code', { email: EMAIL }, { headers: { 'x-forwarded-for': '6.6.6.6, 198.51.100.7, 10.0.0.9' } }), {
+      remoteAddress: '10.0.0.2',
+    });
     // Without the header (a health check straight to the app), the connection.
     await two.signIn.fetch(post('/auth/code', { email: 'bob@example.com' }), { remoteAddress: '10.0.0.2' });
     expect(contextsOf(one)).toEqual(['198.51.100.7']);
@@ -141,9 +162,14 @@ describe('the handler’s clientKey', () => {
   it('without any address, code and verify reject with a TypeError saying how to pass one; nothing is mailed', async () => {
     const h = handlerSetup();
     await expect(h.signIn.fetch(post('/auth/code', { email: EMAIL }))).rejects.toThrow(
-      expect.objectContaining({ name: 'TypeError', message: expect.stringMatching(/cannot tell the client's address.*toNodeHandler/) as string }),
+      expect.objectContaining({
+        name: 'TypeError',
+        message: expect.stringMatching(/cannot tell the client's address.*toNodeHandler/) as string,
+      }),
     );
-    await expect(h.signIn.fetch(post('/auth/verify', { email: EMAIL, code: '123456' }), { remoteAddress: undefined })).rejects.toThrow(TypeError);
+    await expect(h.signIn.fetch(post('/auth/verify', { email: EMAIL, code: '123456' }), { remoteAddress: undefined })).rejects.toThrow(
+      TypeError,
+    );
     expect(h.mailer.messages).toEqual([]);
     // The routes that need no client key do not ask for one.
     expect((await h.signIn.fetch(post('/auth/sign-out', undefined))).status).toBe(200);

@@ -9,9 +9,14 @@ import { DIST, assertBuilt, bareSpecifiers } from '../support/dist.js';
 const CORE_DEPENDENCIES = new Set(['lru-cache']);
 
 describe('dist/http', () => {
-  it.each(['http/index.js', 'http/index.cjs'])('%s and the chunks it reaches load no framework, only the core’s dependencies and built-ins', (file) => {
-    assertBuilt([file]);
-    const foreign = [...bareSpecifiers(join(DIST, file))].filter((specifier) => !isBuiltin(specifier) && !CORE_DEPENDENCIES.has(specifier));
-    expect(foreign).toEqual([]);
-  });
+  it.each(['http/index.js', 'http/index.cjs'])(
+    '%s and the chunks it reaches load no framework, only the core’s dependencies and built-ins',
+    (file) => {
+      assertBuilt([file]);
+      const foreign = [...bareSpecifiers(join(DIST, file))].filter(
+        (specifier) => !isBuiltin(specifier) && !CORE_DEPENDENCIES.has(specifier),
+      );
+      expect(foreign).toEqual([]);
+    },
+  );
 });

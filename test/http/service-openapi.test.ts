@@ -59,7 +59,10 @@ function validRequest(path: string, method: string, key: string, headers: Record
 function failingStore(): { store: CodeStore; fail: () => void } {
   const inner = memoryCodeStore();
   let down = false;
-  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A) => (down ? Promise.reject(new Error('down')) : fn(...args));
+  const guard =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    (...args: A) =>
+      down ? Promise.reject(new Error('down')) : fn(...args);
   return {
     store: {
       set: guard(inner.set.bind(inner)),
@@ -76,11 +79,17 @@ function failingStore(): { store: CodeStore; fail: () => void } {
 const provoke: Record<NpUserErrorCode, (path: string, method: string) => Promise<Answer>> = {
   ERR_NPUSER_BAD_REQUEST: async (path) => {
     const s = serviceSetup();
-    return call(s.service, new Request(BASE + path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': path === '/v1/introspect' ? 'application/x-www-form-urlencoded' : 'application/json' },
-      body: path === '/v1/introspect' ? 'token=a&token=b' : '{"unknown": 1}',
-    }));
+    return call(
+      s.service,
+      new Request(BASE + path, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${s.keys.blog}`,
+          'content-type': path === '/v1/introspect' ? 'application/x-www-form-urlencoded' : 'application/json',
+        },
+        body: path === '/v1/introspect' ? 'token=a&token=b' : '{"unknown": 1}',
+      }),
+    );
   },
   ERR_NPUSER_UNAUTHENTICATED: async (path, method) => call(serviceSetup().service, validRequest(path, method, apiKey().key)),
   ERR_NPUSER_FORBIDDEN: async (path, method) => {
@@ -88,19 +97,33 @@ const provoke: Record<NpUserErrorCode, (path: string, method: string) => Promise
     return call(s.service, validRequest(path, method, s.keys.blog, { origin: 'https://app.example' }));
   },
   ERR_NPUSER_NOT_FOUND: async (path) => call(serviceSetup().service, new Request(BASE + path.replace('{appId}', 'nobody'))),
-  ERR_NPUSER_METHOD_NOT_ALLOWED: async (path, method) => call(serviceSetup().service, new Request(BASE + path, { method: method === 'get' ? 'POST' : 'GET' })),
+  ERR_NPUSER_METHOD_NOT_ALLOWED: async (path, method) =>
+    call(serviceSetup().service, new Request(BASE + path, { method: method === 'get' ? 'POST' : 'GET' })),
   ERR_NPUSER_PAYLOAD_TOO_LARGE: async (path) => {
     const s = serviceSetup();
     const form = path === '/v1/introspect';
-    return call(s.service, new Request(BASE + path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
-      body: 'x'.repeat(9000),
-    }));
+    return call(
+      s.service,
+      new Request(BASE + path, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${s.keys.blog}`,
+          'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json',
+        },
+        body: 'x'.repeat(9000),
+      }),
+    );
   },
   ERR_NPUSER_UNSUPPORTED_MEDIA_TYPE: async (path) => {
     const s = serviceSetup();
-    return call(s.service, new Request(BASE + path, { method: 'POST', headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': 'text/plain' }, body: 'x' }));
+    return call(
+      s.service,
+      new Request(BASE + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': 'text/plain' },
+        body: 'x',
+      }),
+    );
   },
   ERR_NPUSER_RATE_LIMITED: async (path, method) => {
     const s = serviceSetup({ quota: { requests: 1 } });
@@ -184,7 +207,9 @@ describe('/openapi.json', () => {
       }
       // Every other method is a 405, not an undocumented operation.
       for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !(m.toLowerCase() in methods))) {
-        expect((await call(s.service, new Request(BASE + path.replace('{appId}', 'blog'), { method }))).status, `${method} ${path}`).toBe(405);
+        expect((await call(s.service, new Request(BASE + path.replace('{appId}', 'blog'), { method }))).status, `${method} ${path}`).toBe(
+          405,
+        );
       }
     }
   });

@@ -25,15 +25,29 @@ describe('createService: the whole flow', () => {
 
     const valid = await call(s.service, post('/v1/validate-token', { token }, s.keys.blog));
     expect(valid.status).toBe(200);
-    expect(valid.body).toMatchObject({ active: true, subject: verified.body.subject, claims: { aud: 'blog', iss: 'npuser', sub: verified.body.subject } });
+    expect(valid.body).toMatchObject({
+      active: true,
+      subject: verified.body.subject,
+      claims: { aud: 'blog', iss: 'npuser', sub: verified.body.subject },
+    });
 
-    const introspected = await call(s.service, new Request(`${BASE}/v1/introspect`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
-    }));
+    const introspected = await call(
+      s.service,
+      new Request(`${BASE}/v1/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+      }),
+    );
     expect(introspected.status).toBe(200);
-    expect(introspected.body).toMatchObject({ active: true, sub: verified.body.subject, aud: 'blog', iss: 'npuser', client_id: 'blog', token_type: 'Bearer' });
+    expect(introspected.body).toMatchObject({
+      active: true,
+      sub: verified.body.subject,
+      aud: 'blog',
+      iss: 'npuser',
+      client_id: 'blog',
+      token_type: 'Bearer',
+    });
 
     const revoked = await call(s.service, post('/v1/revoke-token', { token }, s.keys.blog));
     expect(revoked.status).toBe(204);
@@ -49,7 +63,13 @@ describe('createService: the whole flow', () => {
     expect(answer.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(answer.headers.get('ratelimit-policy')).toBe('"key";q=1000;w=60');
     expect(answer.headers.get('ratelimit')).toBe('"key";r=999;t=60');
-    expect(s.logs.at(-1)).toMatchObject({ requestId: answer.headers.get('x-request-id'), route: '/v1/request-code', status: 200, app: 'blog', keyId: 'k1' });
+    expect(s.logs.at(-1)).toMatchObject({
+      requestId: answer.headers.get('x-request-id'),
+      route: '/v1/request-code',
+      status: 200,
+      app: 'blog',
+      keyId: 'k1',
+    });
   });
 });
 
@@ -69,7 +89,7 @@ describe('createService: test apps and live apps', () => {
     expect(live.text).not.toContain(s.mailer.lastCodeFor(EMAIL)!);
   });
 
-  it('refuses a test-prefixed key whose hash is a live app\'s, and the other way round', async () => {
+  it("refuses a test-prefixed key whose hash is a live app's, and the other way round", async () => {
     const live = apiKey();
     const test = apiKey('test');
     // Keys pasted into the wrong app's configuration: the prefix must match the app's mode.
@@ -92,12 +112,18 @@ describe('createService: one app can never act for another', () => {
     const blog = await signIn(s, s.keys.blog, EMAIL);
     const shop = await signIn(s, s.keys.shop, EMAIL);
     expect(blog.subject).not.toBe(shop.subject);
-    expect((await call(s.service, post('/v1/validate-token', { token: blog.token }, s.keys.shop))).body).toEqual({ active: false, reason: 'invalid' });
-    const introspected = await call(s.service, new Request(`${BASE}/v1/introspect`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${s.keys.shop}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: `token=${blog.token}`,
-    }));
+    expect((await call(s.service, post('/v1/validate-token', { token: blog.token }, s.keys.shop))).body).toEqual({
+      active: false,
+      reason: 'invalid',
+    });
+    const introspected = await call(
+      s.service,
+      new Request(`${BASE}/v1/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${s.keys.shop}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${blog.token}`,
+      }),
+    );
     expect(introspected.body).toEqual({ active: false });
     // Revoking through the wrong app says nothing and changes nothing.
     expect((await call(s.service, post('/v1/revoke-token', { token: blog.token }, s.keys.shop))).status).toBe(204);
@@ -128,11 +154,14 @@ describe('createService: the caller', () => {
   ];
   it.each(cases)('answers 401 with WWW-Authenticate to %s, touching neither store nor mailer', async (_name, headers) => {
     const s = serviceSetup();
-    const answer = await call(s.service, new Request(`${BASE}/v1/request-code`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ email: EMAIL }),
-    }));
+    const answer = await call(
+      s.service,
+      new Request(`${BASE}/v1/request-code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ email: EMAIL }),
+      }),
+    );
     expect(answer.status).toBe(401);
     expect(answer.body.code).toBe('ERR_NPUSER_UNAUTHENTICATED');
     expect(answer.headers.get('www-authenticate')).toBe('Bearer realm="npuser"');
@@ -173,10 +202,25 @@ describe('createService: bad input', () => {
   const bodies: [string, () => RequestInit, number][] = [
     ['malformed JSON', () => ({ body: '{"email": ', headers: { 'content-type': 'application/json' } }), 400],
     ['a JSON array', () => ({ body: '[]', headers: { 'content-type': 'application/json' } }), 400],
-    ['an unknown field', () => ({ body: JSON.stringify({ email: EMAIL, code: '123456', token: 'x', admin: true }), headers: { 'content-type': 'application/json' } }), 400],
-    ['a wrong type', () => ({ body: JSON.stringify({ email: 42, code: 42, token: 42 }), headers: { 'content-type': 'application/json' } }), 400],
+    [
+      'an unknown field',
+      () => ({
+        body: JSON.stringify({ email: EMAIL, code: '123456', token: 'x', admin: true }),
+        headers: { 'content-type': 'application/json' },
+      }),
+      400,
+    ],
+    [
+      'a wrong type',
+      () => ({ body: JSON.stringify({ email: 42, code: 42, token: 42 }), headers: { 'content-type': 'application/json' } }),
+      400,
+    ],
     ['a missing field', () => ({ body: '{}', headers: { 'content-type': 'application/json' } }), 400],
-    ['a megabyte body', () => ({ body: JSON.stringify({ email: 'a'.repeat(1 << 20) }), headers: { 'content-type': 'application/json' } }), 413],
+    [
+      'a megabyte body',
+      () => ({ body: JSON.stringify({ email: 'a'.repeat(1 << 20) }), headers: { 'content-type': 'application/json' } }),
+      413,
+    ],
     ['a form instead of JSON', () => ({ body: 'email=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415],
     ['no Content-Type', () => ({ body: new Blob([JSON.stringify({ email: EMAIL })]) }), 415],
   ];
@@ -184,11 +228,14 @@ describe('createService: bad input', () => {
     it.each(bodies)(`${route}: answers %s with its problem, touching neither store nor mailer`, async (_name, init, status) => {
       const s = serviceSetup();
       const given = init();
-      const answer = await call(s.service, new Request(BASE + route, {
-        method: 'POST',
-        ...given,
-        headers: { authorization: `Bearer ${s.keys.blog}`, ...(given.headers as Record<string, string> | undefined) },
-      }));
+      const answer = await call(
+        s.service,
+        new Request(BASE + route, {
+          method: 'POST',
+          ...given,
+          headers: { authorization: `Bearer ${s.keys.blog}`, ...(given.headers as Record<string, string> | undefined) },
+        }),
+      );
       expect(answer.status).toBe(status);
       expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       expect(s.store.total()).toBe(0);
@@ -205,7 +252,9 @@ describe('createService: bad input', () => {
   it('refuses a malformed locale or Idempotency-Key as a bad request', async () => {
     const s = serviceSetup();
     expect((await call(s.service, post('/v1/request-code', { email: EMAIL, locale: 'not a locale!' }, s.keys.blog))).status).toBe(400);
-    expect((await call(s.service, post('/v1/request-code', { email: EMAIL }, s.keys.blog, { 'idempotency-key': 'x'.repeat(256) }))).status).toBe(400);
+    expect(
+      (await call(s.service, post('/v1/request-code', { email: EMAIL }, s.keys.blog, { 'idempotency-key': 'x'.repeat(256) }))).status,
+    ).toBe(400);
     expect(s.mailer.messages).toHaveLength(0);
   });
 
@@ -227,7 +276,11 @@ describe('createService: bad input', () => {
       ['POST', '/v1/apps/blog/jwks.json', 'GET'],
     ] as const) {
       const answer = await call(s.service, new Request(BASE + path, { method, headers: { authorization: `Bearer ${s.keys.blog}` } }));
-      expect([answer.status, answer.headers.get('allow'), answer.body.code], `${method} ${path}`).toEqual([405, allow, 'ERR_NPUSER_METHOD_NOT_ALLOWED']);
+      expect([answer.status, answer.headers.get('allow'), answer.body.code], `${method} ${path}`).toEqual([
+        405,
+        allow,
+        'ERR_NPUSER_METHOD_NOT_ALLOWED',
+      ]);
     }
     for (const path of ['/', '/v1', '/v1/request-code/', '/v2/request-code', '/apiuser', '/v1/apps/Blog/jwks.json']) {
       const answer = await call(s.service, new Request(BASE + path));
@@ -236,7 +289,7 @@ describe('createService: bad input', () => {
     expect(s.store.total()).toBe(0);
   });
 
-  it('titles problems in the caller\'s language', async () => {
+  it("titles problems in the caller's language", async () => {
     const s = serviceSetup();
     const answer = await call(s.service, post('/v1/request-code', { email: EMAIL }, undefined, { 'accept-language': 'fr-CA, en;q=0.5' }));
     expect(answer.headers.get('content-language')).toBe('fr');
@@ -278,7 +331,7 @@ describe('createService: Idempotency-Key on request-code', () => {
     expect((await call(s.service, post('/v1/request-code', { email: EMAIL }, s.keys.blog))).status).toBe(429);
   });
 
-  it('keeps the answer for the code\'s lifetime only, per app, and never in the clear', async () => {
+  it("keeps the answer for the code's lifetime only, per app, and never in the clear", async () => {
     const s = serviceSetup();
     const first = await call(s.service, post('/v1/request-code', { email: EMAIL }, s.keys.sandbox, { 'idempotency-key': 'k' }));
     const code = first.body.code as string;
@@ -331,7 +384,11 @@ describe('createService: Idempotency-Key on request-code', () => {
     const first = call(s.service, post('/v1/request-code', { email: EMAIL }, s.keys.blog, { 'idempotency-key': 'k' }));
     await expect.poll(() => sent.length).toBe(1);
     const overlapping = await call(s.service, post('/v1/request-code', { email: EMAIL }, s.keys.blog, { 'idempotency-key': 'k' }));
-    expect([overlapping.status, overlapping.body.code, overlapping.headers.get('retry-after')]).toEqual([503, 'ERR_NPUSER_UNAVAILABLE', '1']);
+    expect([overlapping.status, overlapping.body.code, overlapping.headers.get('retry-after')]).toEqual([
+      503,
+      'ERR_NPUSER_UNAVAILABLE',
+      '1',
+    ]);
     release();
     expect((await first).status).toBe(200);
     const after = await call(s.service, post('/v1/request-code', { email: EMAIL }, s.keys.blog, { 'idempotency-key': 'k' }));
@@ -345,10 +402,19 @@ describe('createService: validate-token', () => {
     const s = serviceSetup();
     const { token } = await signIn(s, s.keys.blog, EMAIL);
     s.clock.advance(120_000);
-    expect((await call(s.service, post('/v1/validate-token', { token, maxTokenAgeSeconds: 60 }, s.keys.blog))).body).toEqual({ active: false, reason: 'expired' });
-    expect((await call(s.service, post('/v1/validate-token', { token: 'not.a.token' }, s.keys.blog))).body).toEqual({ active: false, reason: 'invalid' });
+    expect((await call(s.service, post('/v1/validate-token', { token, maxTokenAgeSeconds: 60 }, s.keys.blog))).body).toEqual({
+      active: false,
+      reason: 'expired',
+    });
+    expect((await call(s.service, post('/v1/validate-token', { token: 'not.a.token' }, s.keys.blog))).body).toEqual({
+      active: false,
+      reason: 'invalid',
+    });
     const forged = `${token.slice(0, -4)}AAAA`;
-    expect((await call(s.service, post('/v1/validate-token', { token: forged }, s.keys.blog))).body).toEqual({ active: false, reason: 'invalid' });
+    expect((await call(s.service, post('/v1/validate-token', { token: forged }, s.keys.blog))).body).toEqual({
+      active: false,
+      reason: 'invalid',
+    });
     s.clock.advance(3_600_000);
     expect((await call(s.service, post('/v1/validate-token', { token }, s.keys.blog))).body).toEqual({ active: false, reason: 'expired' });
   });
@@ -394,12 +460,13 @@ describe('createService: JWKS', () => {
     const key = apiKey();
     const store: CodeStore = memoryCodeStore({ now: clock.now });
     const mailer = memoryMailer();
-    const app = (signingKeyVersion: number) => createService({
-      apps: [{ id: 'blog', secret: secret('blog'), apiKeys: [{ id: 'k1', sha256: key.sha256 }], signingKeyVersion }],
-      store,
-      mailer,
-      now: clock.now,
-    });
+    const app = (signingKeyVersion: number) =>
+      createService({
+        apps: [{ id: 'blog', secret: secret('blog'), apiKeys: [{ id: 'k1', sha256: key.sha256 }], signingKeyVersion }],
+        store,
+        mailer,
+        now: clock.now,
+      });
     const jwksOf = async (service: ReturnType<typeof createService>) =>
       (await call(service, new Request(`${BASE}/v1/apps/blog/jwks.json`))).body as { keys: { kid: string }[] };
     const v1 = app(1);
@@ -415,7 +482,8 @@ describe('createService: JWKS', () => {
     expect((await call(v2, post('/v1/validate-token', { token: old }, key.key))).body.active).toBe(true);
     clock.advance(60_000);
     await call(v2, post('/v1/request-code', { email: EMAIL }, key.key));
-    const fresh = (await call(v2, post('/v1/verify-code', { email: EMAIL, code: mailer.lastCodeFor(EMAIL) }, key.key))).body.token as string;
+    const fresh = (await call(v2, post('/v1/verify-code', { email: EMAIL, code: mailer.lastCodeFor(EMAIL) }, key.key))).body
+      .token as string;
     const header = JSON.parse(Buffer.from(fresh.split('.')[0]!, 'base64url').toString()) as { kid: string };
     expect(header.kid).toBe(rotated.keys[0]!.kid);
     // Two versions on, the first key is retired.
@@ -427,7 +495,10 @@ describe('createService: faults', () => {
   function failingStore(clock = testClock()) {
     const inner = memoryCodeStore({ now: clock.now });
     let down = false;
-    const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A) => (down ? Promise.reject(new Error('connection refused')) : fn(...args));
+    const guard =
+      <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+      (...args: A) =>
+        down ? Promise.reject(new Error('connection refused')) : fn(...args);
     const store: CodeStore = {
       set: guard(inner.set.bind(inner)),
       get: guard(inner.get.bind(inner)),
@@ -535,7 +606,9 @@ describe('createService: privacy', () => {
       for (const secretValue of [EMAIL, code, token, s.keys.blog]) expect(text).not.toContain(secretValue);
     }
     for (const entry of s.logs) {
-      expect(Object.keys(entry).every((k) => ['ts', 'requestId', 'method', 'route', 'status', 'ms', 'app', 'keyId', 'code'].includes(k))).toBe(true);
+      expect(
+        Object.keys(entry).every((k) => ['ts', 'requestId', 'method', 'route', 'status', 'ms', 'app', 'keyId', 'code'].includes(k)),
+      ).toBe(true);
     }
   });
 });
@@ -548,8 +621,16 @@ describe('createService: configuration', () => {
     ['a bad id', { apps: [{ ...app, id: 'My Blog' }] }, /options\.apps\[0\]\.id must be 1–63 lowercase/],
     ['a short secret', { apps: [{ ...app, secret: 'short' }] }, /options\.apps\[0\]\.secret must be at least 32 bytes/],
     ['a bad hash', { apps: [{ ...app, apiKeys: [{ id: 'k1', sha256: 'abc' }] }] }, /apiKeys\[0\]\.sha256 must be the SHA-256/],
-    ['a bad notAfter', { apps: [{ ...app, apiKeys: [{ id: 'k1', sha256: key.sha256, notAfter: 'June' }] }] }, /apiKeys\[0\]\.notAfter must be an ISO 8601/],
-    ['one key in two apps', { apps: [app, { ...app, id: 'shop' }] }, /apps\[1\]\.apiKeys\[0\]\.sha256 is the hash of a key already configured/],
+    [
+      'a bad notAfter',
+      { apps: [{ ...app, apiKeys: [{ id: 'k1', sha256: key.sha256, notAfter: 'June' }] }] },
+      /apiKeys\[0\]\.notAfter must be an ISO 8601/,
+    ],
+    [
+      'one key in two apps',
+      { apps: [app, { ...app, id: 'shop' }] },
+      /apps\[1\]\.apiKeys\[0\]\.sha256 is the hash of a key already configured/,
+    ],
     ['two apps of one id', { apps: [app, { ...app, apiKeys: [] }] }, /apps\[1\]\.id repeats the app id "blog"/],
     ['a bad mode', { apps: [{ ...app, mode: 'staging' }] }, /apps\[0\]\.mode must be 'live' or 'test'/],
     ['a bad token lifetime', { apps: [{ ...app, tokenTtlSeconds: 10 }] }, /apps\[0\]\.tokenTtlSeconds must be an integer from 60/],
@@ -562,7 +643,10 @@ describe('createService: configuration', () => {
   it('gives the mailer factory each live app, with its from address', () => {
     const seen: string[] = [];
     createService({
-      apps: [{ ...app, from: 'Blog <no-reply@blog.example>' }, { id: 'sandbox', mode: 'test', secret: secret('s'), apiKeys: [] }],
+      apps: [
+        { ...app, from: 'Blog <no-reply@blog.example>' },
+        { id: 'sandbox', mode: 'test', secret: secret('s'), apiKeys: [] },
+      ],
       mailer: (info) => {
         seen.push(`${info.id} ${info.name} ${info.from ?? ''} ${info.mode}`);
         return memoryMailer();

@@ -111,7 +111,11 @@ describe('getSession reads the cookie from', () => {
 describe('getPageState', () => {
   it('ignores what a query cannot mean: unknown codes, a malformed wait, a tampered pending cookie', () => {
     const h = handlerSetup();
-    expect(h.signIn.getPageState(get('/?npuser=error&code=ERR_NOT_OURS'))).toMatchObject({ step: 'email', error: undefined, notice: undefined });
+    expect(h.signIn.getPageState(get('/?npuser=error&code=ERR_NOT_OURS'))).toMatchObject({
+      step: 'email',
+      error: undefined,
+      notice: undefined,
+    });
     expect(h.signIn.getPageState({ url: '/?npuser=error&code=ERR_NPUSER_INVALID_CODE&retryAt=soon', headers: {} }).error).toEqual({
       code: 'ERR_NPUSER_INVALID_CODE',
       title: 'This code is not valid. It may be wrong, expired or already used.',

@@ -45,7 +45,10 @@ describe('POST {basePath}/code', () => {
   it('passes the mail language: the body’s locale, else the best of Accept-Language', async () => {
     const h = handlerSetup();
     await h.signIn.fetch(post('/auth/code', { email: EMAIL, locale: 'fr-ca' }), CONNECTION);
-    await h.signIn.fetch(post('/auth/code', { email: 'bob@example.com' }, { headers: { 'accept-language': 'en;q=0.5, de-CH;q=0.9' } }), CONNECTION);
+    await h.signIn.fetch(
+      post('/auth/code', { email: 'bob@example.com' }, { headers: { 'accept-language': 'en;q=0.5, de-CH;q=0.9' } }),
+      CONNECTION,
+    );
     await h.signIn.fetch(post('/auth/code', { email: 'cy@example.com' }, { headers: { 'accept-language': '*' } }), CONNECTION);
     expect(h.mailer.messages.map((m) => m.locale)).toEqual(['fr-CA', 'de-CH', undefined]);
 
@@ -61,7 +64,10 @@ describe('POST {basePath}/code', () => {
     expect((await problemOf(json)).code).toBe('ERR_NPUSER_INVALID_EMAIL');
 
     const sent = await h.signIn.fetch(post('/auth/code', { email: EMAIL }, { form: true }), CONNECTION);
-    const form = await h.signIn.fetch(post('/auth/code', { email: 'nope' }, { form: true, headers: { cookie: cookieHeader(sent) } }), CONNECTION);
+    const form = await h.signIn.fetch(
+      post('/auth/code', { email: 'nope' }, { form: true, headers: { cookie: cookieHeader(sent) } }),
+      CONNECTION,
+    );
     expect(form.status).toBe(303);
     expect(form.headers.get('location')).toBe('/?npuser=error&code=ERR_NPUSER_INVALID_EMAIL');
     expect(setCookies(form).get('npuser_session_pending')?.attributes).toContain('Max-Age=0');
@@ -71,14 +77,23 @@ describe('POST {basePath}/code', () => {
     const h = handlerSetup();
     const sent = await h.signIn.fetch(post('/auth/code', { email: EMAIL }, { form: true }), CONNECTION);
     h.clock.advance(15_000);
-    const again = await h.signIn.fetch(post('/auth/code', { email: EMAIL }, { form: true, headers: { cookie: cookieHeader(sent) } }), CONNECTION);
+    const again = await h.signIn.fetch(
+      post('/auth/code', { email: EMAIL }, { form: true, headers: { cookie: cookieHeader(sent) } }),
+      CONNECTION,
+    );
     expect(again.status).toBe(303);
     const location = new URL(again.headers.get('location')!, SITE);
-    expect(Object.fromEntries(location.searchParams)).toEqual({ npuser: 'error', code: 'ERR_NPUSER_RATE_LIMITED', retryAt: String(h.clock.now() / 1000 + 45) });
+    expect(Object.fromEntries(location.searchParams)).toEqual({
+      npuser: 'error',
+      code: 'ERR_NPUSER_RATE_LIMITED',
+      retryAt: String(h.clock.now() / 1000 + 45),
+    });
     expect(again.headers.getSetCookie()).toEqual([]);
 
     h.clock.advance(5_000);
-    const state = h.signIn.getPageState(get(`${location.pathname}${location.search}`, { cookie: cookieHeader(sent), 'accept-language': 'de' }));
+    const state = h.signIn.getPageState(
+      get(`${location.pathname}${location.search}`, { cookie: cookieHeader(sent), 'accept-language': 'de' }),
+    );
     expect(state).toMatchObject({
       step: 'code',
       email: EMAIL,
@@ -113,7 +128,10 @@ describe('POST {basePath}/verify', () => {
     const h = handlerSetup({ redirectTo: '/account' });
     const sent = await h.signIn.fetch(post('/auth/code', { email: EMAIL }, { form: true }), CONNECTION);
     const code = h.mailer.lastCodeFor(EMAIL)!;
-    const response = await h.signIn.fetch(post('/auth/verify', { code }, { form: true, headers: { cookie: cookieHeader(sent) } }), CONNECTION);
+    const response = await h.signIn.fetch(
+      post('/auth/verify', { code }, { form: true, headers: { cookie: cookieHeader(sent) } }),
+      CONNECTION,
+    );
     expect(response.status).toBe(303);
     expect(response.headers.get('location')).toBe('/account');
     const cookies = setCookies(response);
@@ -128,7 +146,10 @@ describe('POST {basePath}/verify', () => {
     const json = await h.signIn.fetch(post('/auth/verify', { email: EMAIL, code: wrong }), CONNECTION);
     expect(json.status).toBe(422);
     expect((await problemOf(json)).code).toBe('ERR_NPUSER_INVALID_CODE');
-    const form = await h.signIn.fetch(post('/auth/verify', { code: wrong }, { form: true, headers: { cookie: cookieHeader(sent) } }), CONNECTION);
+    const form = await h.signIn.fetch(
+      post('/auth/verify', { code: wrong }, { form: true, headers: { cookie: cookieHeader(sent) } }),
+      CONNECTION,
+    );
     expect(form.headers.get('location')).toBe('/?npuser=error&code=ERR_NPUSER_INVALID_CODE');
     expect(form.headers.getSetCookie()).toEqual([]);
   });
@@ -207,7 +228,10 @@ describe('GET {basePath}/session', () => {
     const response = await h.signIn.fetch(get('/auth/session', { cookie, 'accept-language': 'pt-BR' }));
     expect(response.status).toBe(401);
     expect(response.headers.get('content-language')).toBe('pt');
-    expect(await problemOf(response)).toMatchObject({ code: 'ERR_NPUSER_TOKEN_EXPIRED', title: 'A sua sessão expirou. Inicie sessão novamente.' });
+    expect(await problemOf(response)).toMatchObject({
+      code: 'ERR_NPUSER_TOKEN_EXPIRED',
+      title: 'A sua sessão expirou. Inicie sessão novamente.',
+    });
   });
 
   it('a revoked cookie, and another app’s cookie of the same name, are refused', async () => {
@@ -243,7 +267,10 @@ describe('POST {basePath}/sign-out', () => {
     const response = await h.signIn.fetch(post('/auth/sign-out', undefined, { headers: { cookie } }), CONNECTION);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ signedOut: true });
-    expect(setCookies(response).get('npuser_session')).toEqual({ value: '', attributes: ['Path=/', 'Max-Age=0', 'HttpOnly', 'SameSite=Lax', 'Secure'] });
+    expect(setCookies(response).get('npuser_session')).toEqual({
+      value: '',
+      attributes: ['Path=/', 'Max-Age=0', 'HttpOnly', 'SameSite=Lax', 'Secure'],
+    });
     // A copy of the cookie kept elsewhere no longer works.
     expect((await h.signIn.fetch(get('/auth/session', { cookie }))).status).toBe(401);
     await expect(h.np.validateToken(token)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_TOKEN' });
@@ -262,7 +289,9 @@ describe('POST {basePath}/sign-out', () => {
     expect((await h.signIn.fetch(post('/auth/sign-out', undefined, { headers: { cookie: 'npuser_session=a.b.c' } }))).status).toBe(200);
     const cookie = await signInThrough(h);
     h.clock.advance(120_000);
-    expect((await h.signIn.fetch(post('/auth/sign-out', '{}', { headers: { cookie, 'content-type': 'application/json' } }))).status).toBe(200);
+    expect((await h.signIn.fetch(post('/auth/sign-out', '{}', { headers: { cookie, 'content-type': 'application/json' } }))).status).toBe(
+      200,
+    );
   });
 
   it('a store outage is said (503), and the cookie is cleared all the same', async () => {
@@ -399,13 +428,21 @@ describe('cross-site requests', () => {
     ['no Sec-Fetch-Site, Origin of another site', { origin: 'https://evil.example' }, false],
     ['no Sec-Fetch-Site, Origin: null', { origin: 'null' }, false],
     ['no Sec-Fetch-Site, the app’s own Origin', { origin: SITE }, true],
-    ['same-origin claimed, Origin of another site: Sec-Fetch-Site decides', { 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' }, true],
+    [
+      'same-origin claimed, Origin of another site: Sec-Fetch-Site decides',
+      { 'sec-fetch-site': 'same-origin', origin: 'https://evil.example' },
+      true,
+    ],
     ['neither header (curl, a server)', {}, true],
   ];
 
   it.each(cases)('%s', async (_name, headers, allowed) => {
     const h = handlerSetup();
-    const request = new Request(`${SITE}/auth/code`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: `email=${EMAIL}` });
+    const request = new Request(`${SITE}/auth/code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      body: `email=${EMAIL}`,
+    });
     const response = await h.signIn.fetch(request, CONNECTION);
     if (allowed) {
       expect(response.status).toBe(303);
@@ -422,12 +459,24 @@ describe('cross-site requests', () => {
     const h = handlerSetup({ trustedOrigins: ['https://www.app.example'] });
     await h.signIn.fetch(post('/auth/code', { email: EMAIL }), CONNECTION);
     const code = h.mailer.lastCodeFor(EMAIL)!;
-    const csrf = await h.signIn.fetch(post('/auth/verify', { email: EMAIL, code }, { form: true, headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' } }), CONNECTION);
+    const csrf = await h.signIn.fetch(
+      post(
+        '/auth/verify',
+        { email: EMAIL, code },
+        { form: true, headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' } },
+      ),
+      CONNECTION,
+    );
     expect(csrf.status).toBe(403);
     expect(h.contexts.filter((c) => c.call === 'verifyCode')).toEqual([]);
-    const trusted = await h.signIn.fetch(post('/auth/verify', { email: EMAIL, code }, { headers: { 'sec-fetch-site': 'same-site', origin: 'https://www.app.example' } }), CONNECTION);
+    const trusted = await h.signIn.fetch(
+      post('/auth/verify', { email: EMAIL, code }, { headers: { 'sec-fetch-site': 'same-site', origin: 'https://www.app.example' } }),
+      CONNECTION,
+    );
     expect(trusted.status).toBe(200);
-    const out = await h.signIn.fetch(post('/auth/sign-out', undefined, { headers: { 'sec-fetch-site': 'cross-site', cookie: cookieHeader(trusted) } }));
+    const out = await h.signIn.fetch(
+      post('/auth/sign-out', undefined, { headers: { 'sec-fetch-site': 'cross-site', cookie: cookieHeader(trusted) } }),
+    );
     expect(out.status).toBe(403);
     expect(await h.signIn.getSession(get('/', { cookie: cookieHeader(trusted) }))).not.toBeNull();
   });
@@ -444,7 +493,10 @@ describe('the cookie', () => {
   it('is Secure except on localhost; secureCookie and cookieName change it', async () => {
     for (const site of ['http://localhost:3000', 'http://127.0.0.1:8080', 'http://[::1]:3000', 'http://app.localhost']) {
       const h = handlerSetup();
-      const cookie = await signInThrough({ ...h, signIn: { ...h.signIn, fetch: (r, c) => h.signIn.fetch(new Request(r.url.replace(SITE, site), r), c) } });
+      const cookie = await signInThrough({
+        ...h,
+        signIn: { ...h.signIn, fetch: (r, c) => h.signIn.fetch(new Request(r.url.replace(SITE, site), r), c) },
+      });
       expect(cookie, site).toMatch(/^npuser_session=/);
       await h.signIn.fetch(post('/auth/code', { email: 'bob@example.com' }, { site }), CONNECTION);
       const code = h.mailer.lastCodeFor('bob@example.com')!;

@@ -44,8 +44,13 @@ export interface PostOptions {
 }
 
 /** A same-origin POST, as a browser on the app's own page sends it. */
-export function post(path: string, body: Record<string, string> | string | undefined, { form = false, headers = {}, site = SITE }: PostOptions = {}): Request {
-  const encoded = body === undefined || typeof body === 'string' ? body : form ? new URLSearchParams(body).toString() : JSON.stringify(body);
+export function post(
+  path: string,
+  body: Record<string, string> | string | undefined,
+  { form = false, headers = {}, site = SITE }: PostOptions = {},
+): Request {
+  const encoded =
+    body === undefined || typeof body === 'string' ? body : form ? new URLSearchParams(body).toString() : JSON.stringify(body);
   return new Request(`${site}${path}`, {
     method: 'POST',
     headers: {

@@ -106,7 +106,10 @@ describe('generated codes', () => {
 
   it('the submitted-code check never parses a number (no Number(), parseInt, parseFloat, unary +)', () => {
     const source = readFileSync(join(SRC, 'lib/code.ts'), 'utf8');
-    const body = source.slice(source.indexOf('export function normalizeSubmittedCode'), source.indexOf('export function checkGeneratedCode'));
+    const body = source.slice(
+      source.indexOf('export function normalizeSubmittedCode'),
+      source.indexOf('export function checkGeneratedCode'),
+    );
     expect(body.length).toBeGreaterThan(100);
     expect(body).not.toMatch(/\bNumber\s*\(|parseInt|parseFloat|\+\s*input|\bBigInt\s*\(/);
   });

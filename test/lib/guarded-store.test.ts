@@ -70,7 +70,10 @@ describe('GuardedStore.consume with an expected value', () => {
 
   it('without expected, any string is still the consumed value; non-strings are still garbage', async () => {
     expect(await new GuardedStore(storeWithConsume(() => Promise.resolve('v1.any')).store, TIMEOUT_MS).consume(KEY)).toBe('v1.any');
-    await rejectsWith(new GuardedStore(storeWithConsume(() => Promise.resolve(42)).store, TIMEOUT_MS).consume(KEY), 'ERR_NPUSER_STORE_FAILED');
+    await rejectsWith(
+      new GuardedStore(storeWithConsume(() => Promise.resolve(42)).store, TIMEOUT_MS).consume(KEY),
+      'ERR_NPUSER_STORE_FAILED',
+    );
   });
 
   it('with expected, a store that fails or never answers is still ERR_NPUSER_STORE_FAILED', async () => {

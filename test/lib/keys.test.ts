@@ -20,7 +20,12 @@ function byDefinition(key: Buffer, parts: readonly string[]): Buffer {
 describe('keyedHash', () => {
   it('is HMAC-SHA256 over length-prefixed UTF-8 parts, for ASCII, any Unicode and lone surrogates alike', () => {
     const key = randomBytes(32);
-    const part = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }), fc.constantFrom('', 'ada@example.com', 'é', '\ud800', '\u0080'));
+    const part = fc.oneof(
+      fc.string(),
+      fc.string({ unit: 'binary' }),
+      fc.string({ unit: 'grapheme' }),
+      fc.constantFrom('', 'ada@example.com', 'é', '\ud800', '\u0080'),
+    );
     fc.assert(
       fc.property(fc.array(part, { maxLength: 4 }), (parts) => {
         const expected = byDefinition(key, parts);

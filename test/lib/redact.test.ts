@@ -109,7 +109,14 @@ describe('redactError: what it cannot locate, it withholds', () => {
 });
 
 function hostileSecrets(): { address: string } {
-  return new Proxy({ address: ASCII }, { get: () => { throw new Error('trap'); } });
+  return new Proxy(
+    { address: ASCII },
+    {
+      get: () => {
+        throw new Error('trap');
+      },
+    },
+  );
 }
 
 describe('redactError: the copy', () => {
@@ -128,12 +135,20 @@ describe('redactError: the copy', () => {
   });
 
   it('drops a name or a code that is not safe-looking or quotes a secret', () => {
-    const copy = (name: string, code: unknown) => redactError(Object.assign(new Error('x'), { name, code }), { address: ASCII, code: CODE }) as Error & { code?: unknown };
+    const copy = (name: string, code: unknown) =>
+      redactError(Object.assign(new Error('x'), { name, code }), { address: ASCII, code: CODE }) as Error & { code?: unknown };
     expect(copy(`SmtpError ${ASCII}`, 'to ada').name).toBe('Error');
     expect(copy('SmtpError', 'to ada').code).toBeUndefined();
     expect(copy(`E${CODE}`, `E${CODE}`).name).toBe('Error');
     expect(copy(`E${CODE}`, `E${CODE}`).code).toBeUndefined();
-    expect(copy(Buffer.from(`!${ASCII}`).toString('base64').replace(/[^A-Za-z0-9]/g, ''), 550).name).toBe('Error');
+    expect(
+      copy(
+        Buffer.from(`!${ASCII}`)
+          .toString('base64')
+          .replace(/[^A-Za-z0-9]/g, ''),
+        550,
+      ).name,
+    ).toBe('Error');
     expect(copy('TimeoutError', 'ETIMEDOUT')).toMatchObject({ name: 'TimeoutError', code: 'ETIMEDOUT' });
   });
 
@@ -182,9 +197,21 @@ type Make = () => unknown;
 
 const hostileValue: fc.Arbitrary<Make> = fc.oneof(
   fc
-    .anything({ withBigInt: true, withBoxedValues: true, withMap: true, withSet: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true })
+    .anything({
+      withBigInt: true,
+      withBoxedValues: true,
+      withMap: true,
+      withSet: true,
+      withTypedArray: true,
+      withSparseArray: true,
+      withNullPrototype: true,
+    })
     .map((value) => () => value),
-  fc.constantFrom(...oddErrors(ASCII, CODE).filter(([name]) => !name.includes('megabyte')).map(([, make]) => make)),
+  fc.constantFrom(
+    ...oddErrors(ASCII, CODE)
+      .filter(([name]) => !name.includes('megabyte'))
+      .map(([, make]) => make),
+  ),
 );
 
 const errorShape: fc.Arbitrary<Make> = fc
@@ -196,7 +223,8 @@ const errorShape: fc.Arbitrary<Make> = fc
     frozen: fc.boolean(),
   })
   .map(({ base, fields, throwing, proxy, frozen }) => () => {
-    const target: object = base === 'error' ? new Error() : base === 'object' ? {} : base === 'function' ? () => undefined : (Object.create(null) as object);
+    const target: object =
+      base === 'error' ? new Error() : base === 'object' ? {} : base === 'function' ? () => undefined : (Object.create(null) as object);
     // `stack` first: V8 formats a pending stack when it is redefined, reading `message`.
     const keys = [...new Set(['stack', ...Object.keys(fields), ...throwing])];
     for (const key of keys) {
@@ -224,7 +252,10 @@ const errorShape: fc.Arbitrary<Make> = fc
   });
 
 const addresses = fc
-  .tuple(fc.stringMatching(/^[a-z0-9!#$&'*+/=?^_`{|}~-]{1,12}(?:\.[a-z0-9_+-]{1,8})?$/), fc.constantFrom('example.com', 'xn--bcher-kva.de', 'xn--mnchen-3ya.example', 'mail.example.org'))
+  .tuple(
+    fc.stringMatching(/^[a-z0-9!#$&'*+/=?^_`{|}~-]{1,12}(?:\.[a-z0-9_+-]{1,8})?$/),
+    fc.constantFrom('example.com', 'xn--bcher-kva.de', 'xn--mnchen-3ya.example', 'mail.example.org'),
+  )
   .map(([local, domain]) => `${local}@${domain}`)
   .filter((address) => {
     try {

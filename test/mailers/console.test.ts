@@ -50,7 +50,9 @@ describe('consoleMailer', () => {
   it('keeps every printed line inside the frame, even with line breaks in appName', async () => {
     const { mailer, output } = captured();
     await mailer.send(codeMessage({ appName: 'Evil\nBcc: x' }), { signal: signal() });
-    const lines = output().split('\n').filter((line) => line !== '');
+    const lines = output()
+      .split('\n')
+      .filter((line) => line !== '');
     for (const line of lines) expect(line).toMatch(/^[┌│└]/);
     expect(output()).toContain('│ Subject: Your Evil Bcc: x sign-in code');
   });

@@ -22,7 +22,11 @@ describe('the demo with SMTP_URL', () => {
     // A local mail catcher, as developers run one (Mailpit, MailHog): plain SMTP on loopback.
     smtp = await startSmtpServer({ plain: true });
     demo = startDemo({ SMTP_URL: `smtp://user:secret-pass@127.0.0.1:${smtp.port}`, SMTP_FROM: 'Demo <demo@npuser.test>' });
-    await waitFor(() => /running at http:\/\/localhost:\d+/.test(demo!.output) || demo!.child.exitCode !== null, WAIT_MS, 'the demo banner');
+    await waitFor(
+      () => /running at http:\/\/localhost:\d+/.test(demo!.output) || demo!.child.exitCode !== null,
+      WAIT_MS,
+      'the demo banner',
+    );
     const port = /running at http:\/\/localhost:(\d+)/.exec(demo.output)?.[1];
     if (port === undefined) throw new Error(`the demo did not start:\n${demo.output}`);
     base = `http://localhost:${port}`;
@@ -42,7 +46,12 @@ describe('the demo with SMTP_URL', () => {
 
   it('emails the code, which signs the visitor in; the terminal shows no code', async () => {
     const before = smtp.received.length;
-    const requested = await fetch(`${base}/auth/code`, { method: 'POST', headers: FORM, body: 'email=Ada%40Example.com', redirect: 'manual' });
+    const requested = await fetch(`${base}/auth/code`, {
+      method: 'POST',
+      headers: FORM,
+      body: 'email=Ada%40Example.com',
+      redirect: 'manual',
+    });
     expect(requested.status).toBe(303);
     expect(requested.headers.get('location')).toBe('/?npuser=sent');
     await waitFor(() => smtp.received.length > before, WAIT_MS, 'the mail');
@@ -92,7 +101,9 @@ describe('the demo with a bad SMTP_URL', () => {
     const code = await Promise.race([demo.exited, timeout]);
     if (code === 'timeout') await demo.stop();
     expect(code).toBe(1);
-    expect(demo.output).toContain('npuser: nodemailerMailer options.transporter connects to smtp.example.com with neither secure nor requireTLS');
+    expect(demo.output).toContain(
+      'npuser: nodemailerMailer options.transporter connects to smtp.example.com with neither secure nor requireTLS',
+    );
     expect(demo.output).toContain('smtp://user:pass@host:587?requireTLS=true');
     expect(demo.output).not.toContain('secret-pass');
   });

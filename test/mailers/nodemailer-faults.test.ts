@@ -131,7 +131,9 @@ describe('SMTP faults end in ERR_NPUSER_MAILER_FAILED, the code deleted, nothing
 
   it('a server that never answers: npuser’s mailerTimeoutMs fires first, and aborts the send', async () => {
     const started = Date.now();
-    const cause = await failsClosed(flow({ transporter: trusted(silent.port), from: 'App <no-reply@app.example>' }, { mailerTimeoutMs: 300 }));
+    const cause = await failsClosed(
+      flow({ transporter: trusted(silent.port), from: 'App <no-reply@app.example>' }, { mailerTimeoutMs: 300 }),
+    );
     expect(Date.now() - started).toBeLessThan(3000);
     expect(cause.name).toBe('TimeoutError');
     await waitFor(() => silent.open() === 0, 2000, 'the aborted send to close its connection');
@@ -153,7 +155,11 @@ describe('SMTP faults end in ERR_NPUSER_MAILER_FAILED, the code deleted, nothing
 
   it('after every fault the server still delivers: the faults were one send each', async () => {
     const store = memoryCodeStore();
-    const np = new NpUser({ secret: SECRET, store, mailer: nodemailerMailer({ transporter: trusted(), from: 'App <no-reply@app.example>' }) });
+    const np = new NpUser({
+      secret: SECRET,
+      store,
+      mailer: nodemailerMailer({ transporter: trusted(), from: 'App <no-reply@app.example>' }),
+    });
     const before = server.received.length;
     await np.requestCode(EMAIL);
     expect(server.received[before]?.rcptTo).toEqual([EMAIL]);

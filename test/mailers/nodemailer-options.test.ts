@@ -72,17 +72,29 @@ describe('TLS policy: SMTP to another host needs TLS, checked at construction', 
 
     it.each<[string, Record<string, unknown>, RegExp]>([
       ['a no-op tls.checkServerIdentity with STARTTLS', { ...starttls, tls: { checkServerIdentity: noCheck } }, /tls\.checkServerIdentity/],
-      ['a no-op tls.checkServerIdentity with implicit TLS', { ...implicit, tls: { checkServerIdentity: noCheck } }, /tls\.checkServerIdentity/],
+      [
+        'a no-op tls.checkServerIdentity with implicit TLS',
+        { ...implicit, tls: { checkServerIdentity: noCheck } },
+        /tls\.checkServerIdentity/,
+      ],
       ['tls.minVersion TLSv1', { ...starttls, tls: { minVersion: 'TLSv1' } }, /tls\.minVersion: "TLSv1"/],
       ['tls.minVersion TLSv1.1', { ...implicit, tls: { minVersion: 'TLSv1.1' } }, /tls\.minVersion: "TLSv1\.1"/],
       ['tls.maxVersion TLSv1.1', { ...starttls, tls: { maxVersion: 'TLSv1.1' } }, /tls\.maxVersion: "TLSv1\.1"/],
       ['tls.secureProtocol TLSv1_method', { ...starttls, tls: { secureProtocol: 'TLSv1_method' } }, /tls\.secureProtocol/],
       ['tls.host (the name the certificate is checked against)', { ...starttls, tls: { host: 'other.example' } }, /tls\.host/],
-      ['tls.secureContext (checks npuser cannot see)', { ...starttls, tls: { secureContext: tls.createSecureContext() } }, /tls\.secureContext/],
+      [
+        'tls.secureContext (checks npuser cannot see)',
+        { ...starttls, tls: { secureContext: tls.createSecureContext() } },
+        /tls\.secureContext/,
+      ],
       ['tls.ciphers with anonymous suites', { ...starttls, tls: { ciphers: 'aNULL:@SECLEVEL=0' } }, /tls\.ciphers/],
       ['tls.pskCallback (no certificate at all)', { ...starttls, tls: { pskCallback: () => null } }, /tls\.pskCallback/],
       ['tls.allowPartialTrustChain', { ...starttls, tls: { ca: 'pem', allowPartialTrustChain: true } }, /tls\.allowPartialTrustChain/],
-      ['a tls key npuser does not know', { ...starttls, tls: { enableTrace: true } }, /tls\.enableTrace: true, which npuser cannot vouch for \(it accepts ca, cert/],
+      [
+        'a tls key npuser does not know',
+        { ...starttls, tls: { enableTrace: true } },
+        /tls\.enableTrace: true, which npuser cannot vouch for \(it accepts ca, cert/,
+      ],
       ['requireTLS with ignoreTLS (older nodemailer then skips STARTTLS)', { ...starttls, ignoreTLS: true }, /ignoreTLS/],
       ['requireTLS with opportunisticTLS', { ...starttls, opportunisticTLS: true }, /opportunisticTLS/],
       ['secure with secured (no handshake at all)', { ...implicit, secured: true }, /secured/],
@@ -125,12 +137,18 @@ describe('TLS policy: SMTP to another host needs TLS, checked at construction', 
     ['requireTLS with a custom CA', { host: REMOTE, port: 587, requireTLS: true, tls: { ca: 'pem', rejectUnauthorized: true } }],
     ['a client certificate', { host: REMOTE, port: 465, secure: true, tls: { cert: 'pem', key: 'pem', passphrase: 'p' } }],
     ['a PKCS#12 bundle and a CRL', { host: REMOTE, port: 465, secure: true, tls: { pfx: Buffer.from('x'), crl: 'pem' } }],
-    ['servername (the name to verify when connecting by IP)', { host: '192.0.2.10', port: 465, secure: true, servername: REMOTE, tls: { servername: REMOTE } }],
+    [
+      'servername (the name to verify when connecting by IP)',
+      { host: '192.0.2.10', port: 465, secure: true, servername: REMOTE, tls: { servername: REMOTE } },
+    ],
     ['TLSv1.2 to TLSv1.3 pinned', { host: REMOTE, port: 587, requireTLS: true, tls: { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' } }],
     ['smtps:// URL', `smtps://user:pass@${REMOTE}:465`],
     ['smtp:// URL with requireTLS=true', `smtp://user:pass@${REMOTE}:587?requireTLS=true`],
     ['localhost without TLS', { host: 'localhost', port: 25 }],
-    ['localhost with a no-op checkServerIdentity (this machine is exempt)', { host: 'localhost', port: 25, tls: { checkServerIdentity: noCheck } }],
+    [
+      'localhost with a no-op checkServerIdentity (this machine is exempt)',
+      { host: 'localhost', port: 25, tls: { checkServerIdentity: noCheck } },
+    ],
     ['LOCALHOST. (case, trailing dot)', { host: 'LOCALHOST.', port: 25 }],
     ['127.0.0.1 without TLS', { host: '127.0.0.1', port: 1025 }],
     ['another 127/8 address', { host: '127.8.9.10', port: 1025 }],
@@ -152,8 +170,12 @@ describe('TLS policy: SMTP to another host needs TLS, checked at construction', 
 
   it('accepts an insecure remote transporter when the app opts out explicitly', () => {
     expect(verdict({ host: REMOTE, port: 587 }, { allowInsecureTransport: true })).toBeUndefined();
-    expect(verdict({ host: REMOTE, port: 587, requireTLS: true, tls: { rejectUnauthorized: false } }, { allowInsecureTransport: true })).toBeUndefined();
-    expect(verdict({ host: REMOTE, port: 587, requireTLS: true, tls: { checkServerIdentity: noCheck } }, { allowInsecureTransport: true })).toBeUndefined();
+    expect(
+      verdict({ host: REMOTE, port: 587, requireTLS: true, tls: { rejectUnauthorized: false } }, { allowInsecureTransport: true }),
+    ).toBeUndefined();
+    expect(
+      verdict({ host: REMOTE, port: 587, requireTLS: true, tls: { checkServerIdentity: noCheck } }, { allowInsecureTransport: true }),
+    ).toBeUndefined();
     expect(verdict({ host: REMOTE, port: 587 }, { allowInsecureTransport: 'yes' as unknown as boolean })).toBe(
       'npuser: nodemailerMailer options.allowInsecureTransport must be a boolean',
     );
@@ -181,7 +203,9 @@ describe('TLS policy: SMTP to another host needs TLS, checked at construction', 
     try {
       for (const options of [{ logger: true }, { debug: true }, { logger: { info: () => undefined } }]) {
         const transporter = createTransport({ host: 'localhost', port: 1025, ...options });
-        expect(refused({ transporter, from: FROM }).message).toMatch(/^npuser: nodemailerMailer options\.transporter logs .*allowTransportLogging/);
+        expect(refused({ transporter, from: FROM }).message).toMatch(
+          /^npuser: nodemailerMailer options\.transporter logs .*allowTransportLogging/,
+        );
         expect(() => nodemailerMailer({ transporter, from: FROM, allowTransportLogging: true })).not.toThrow();
       }
       expect(verdict('smtp://localhost:1025?debug=true')).toMatch(/logs/);
@@ -207,25 +231,55 @@ describe('options are validated at construction, in one format', () => {
   it.each<[string, unknown, string, RegExp]>([
     ['no transporter', { from: FROM }, 'transporter', /must be a nodemailer transporter/],
     ['a transporter without sendMail', { transporter: {}, from: FROM }, 'transporter', /sendMail/],
-    ['transport options (the mailer no longer creates transporters)', { transporter, transport: 'smtp://localhost', from: FROM }, 'transport', /nodemailer\.createTransport/],
+    [
+      'transport options (the mailer no longer creates transporters)',
+      { transporter, transport: 'smtp://localhost', from: FROM },
+      'transport',
+      /nodemailer\.createTransport/,
+    ],
     ['a createTransport function', { transporter, createTransport, from: FROM }, 'createTransport', /is not supported/],
     ['no from', { transporter }, 'from', /sender address/],
     ['from without @', { transporter, from: 'nobody' }, 'from', /sender address/],
     ['from with a line break', { transporter, from: 'a@b.example\r\nBcc: eve@evil.example' }, 'from', /sender address/],
-    ['from object with a line break in the name', { transporter, from: { name: 'A\nBcc: x', address: 'a@b.example' } }, 'from', /sender address/],
+    [
+      'from object with a line break in the name',
+      { transporter, from: { name: 'A\nBcc: x', address: 'a@b.example' } },
+      'from',
+      /sender address/,
+    ],
     ['sendTimeoutMs 0', { transporter, from: FROM, sendTimeoutMs: 0 }, 'sendTimeoutMs', /must be an integer from 1 to 120000/],
     ['sendTimeoutMs 1.5', { transporter, from: FROM, sendTimeoutMs: 1.5 }, 'sendTimeoutMs', /integer/],
     ['sendTimeoutMs over 120 s', { transporter, from: FROM, sendTimeoutMs: 120_001 }, 'sendTimeoutMs', /integer/],
     ['sendTimeoutMs a string', { transporter, from: FROM, sendTimeoutMs: '10000' }, 'sendTimeoutMs', /integer/],
-    ['allowTransportLogging a string', { transporter, from: FROM, allowTransportLogging: 'no' }, 'allowTransportLogging', /must be a boolean/],
+    [
+      'allowTransportLogging a string',
+      { transporter, from: FROM, allowTransportLogging: 'no' },
+      'allowTransportLogging',
+      /must be a boolean/,
+    ],
     ['render not a function', { transporter, from: FROM, render: 'html' }, 'render', /must be a function/],
     ['codeInSubject not a boolean', { transporter, from: FROM, codeInSubject: 'true' }, 'codeInSubject', /must be a boolean/],
     ['an unknown defaultLocale', { transporter, from: FROM, defaultLocale: 'nl' }, 'defaultLocale', /"nl" has no strings/],
     ['strings not an object', { transporter, from: FROM, strings: 'en' }, 'strings', /must be an object/],
-    ['a misspelt string key', { transporter, from: FROM, strings: { en: { subjet: 'x' } } }, 'strings["en"].subjet', /is not a message string/],
-    ['{code} in the default subject', { transporter, from: FROM, strings: { en: { subject: 'Code {code}' } } }, 'strings["en"].subject', /\{code\}/],
+    [
+      'a misspelt string key',
+      { transporter, from: FROM, strings: { en: { subjet: 'x' } } },
+      'strings["en"].subjet',
+      /is not a message string/,
+    ],
+    [
+      '{code} in the default subject',
+      { transporter, from: FROM, strings: { en: { subject: 'Code {code}' } } },
+      'strings["en"].subject',
+      /\{code\}/,
+    ],
     ['a new language missing strings', { transporter, from: FROM, strings: { nl: { subject: 'Je code' } } }, 'strings["nl"]', /lacks/],
-    ['a string that is not a string', { transporter, from: FROM, strings: { en: { subject: 42 } } }, 'strings["en"].subject', /must be a string/],
+    [
+      'a string that is not a string',
+      { transporter, from: FROM, strings: { en: { subject: 42 } } },
+      'strings["en"].subject',
+      /must be a string/,
+    ],
     ['a language tag that is not one', { transporter, from: FROM, strings: { 'not a tag!': {} } }, 'strings', /BCP 47/],
   ])('%s → TypeError naming options.%s', (_name, options, name, expectation) => {
     const err = thrown(() => nodemailerMailer(options as NodemailerMailerOptions));

@@ -1,7 +1,12 @@
 import { createTransport } from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NpUser, isNpUserError, memoryCodeStore, type CodeMessage } from 'npuser';
-import { nodemailerMailer, type NodemailerMailerOptions, type NodemailerMessage, type NodemailerTransporter } from 'npuser/mailers/nodemailer';
+import {
+  nodemailerMailer,
+  type NodemailerMailerOptions,
+  type NodemailerMessage,
+  type NodemailerTransporter,
+} from 'npuser/mailers/nodemailer';
 import { codeMessage, signal } from '../support/code-message.js';
 import { headerAddresses, SMTP_HOST, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp-server.js';
 
@@ -125,9 +130,17 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
     expect(mail.parsed.html).toBe(false);
     expect(mail.raw).not.toMatch(/text\/html/i);
 
-    const mailer = nodemailerMailer({ transporter: transporter(), from: FROM, render: () => ({ subject: 'Hi', text: 'no code here', html: '' }) });
+    const mailer = nodemailerMailer({
+      transporter: transporter(),
+      from: FROM,
+      render: () => ({ subject: 'Hi', text: 'no code here', html: '' }),
+    });
     await expect(mailer.send(codeMessage(), { signal: signal() })).rejects.toThrow(/does not contain the code/);
-    const leaky = nodemailerMailer({ transporter: transporter(), from: FROM, render: (m) => ({ subject: m.code, text: m.code, html: '' }) });
+    const leaky = nodemailerMailer({
+      transporter: transporter(),
+      from: FROM,
+      render: (m) => ({ subject: m.code, text: m.code, html: '' }),
+    });
     await expect(leaky.send(codeMessage(), { signal: signal() })).rejects.toThrow(/subject contains the code/);
   });
 
@@ -168,7 +181,14 @@ describe('nodemailerMailer over real SMTP (STARTTLS, in-process server)', () => 
   it('refuses a message.to that is not exactly one address, before connecting', async () => {
     const mailer = nodemailerMailer({ transporter: transporter(), from: FROM });
     const before = server.received.length;
-    for (const to of ['a@example.com, b@example.com', 'a@example.com b@example.com', 'Ada <a@example.com>', 'a@example.com\r\nBcc: b@example.com', 'a\u0000@example.com', '']) {
+    for (const to of [
+      'a@example.com, b@example.com',
+      'a@example.com b@example.com',
+      'Ada <a@example.com>',
+      'a@example.com\r\nBcc: b@example.com',
+      'a\u0000@example.com',
+      '',
+    ]) {
       await expect(mailer.send(codeMessage({ to }), { signal: signal() })).rejects.toThrow(/exactly one address/);
     }
     expect(server.received).toHaveLength(before);

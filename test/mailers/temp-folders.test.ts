@@ -27,7 +27,9 @@ describe.skipIf(skip)('a run of the browser mail test leaves nothing in the temp
   it('the temp directory is as empty after the run as before', { timeout: 120_000 }, async () => {
     // The child is a run of its own: none of this worker's vitest variables, no screenshot folder.
     const env = Object.fromEntries(
-      Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST') && name !== 'NPUSER_SCREENSHOTS_DIR' && name !== 'NODE_OPTIONS'),
+      Object.entries(process.env).filter(
+        ([name]) => !name.startsWith('VITEST') && name !== 'NPUSER_SCREENSHOTS_DIR' && name !== 'NODE_OPTIONS',
+      ),
     );
     const vitest = join(ROOT, 'node_modules/vitest/vitest.mjs');
     const { stdout: raw } = await run(process.execPath, [vitest, 'run', 'test/mailers/template-browser.test.ts', '--reporter=dot'], {

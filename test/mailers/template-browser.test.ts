@@ -98,7 +98,13 @@ describe.skipIf(skip)('the HTML message in Chromium', () => {
   it('the visible text reads: app name, intro, code, lifetime, what to do if you did not ask', async () => {
     await page.setContent(html('042917', { locale: 'fr' }));
     const text = (await page.locator('body').innerText()).replace(/\u00a0/g, ' ');
-    const order = ['My blog', 'Votre code pour vous connecter à My blog :', '042917', 'pendant 10 minutes', 'Si vous n’avez pas demandé ce code'];
+    const order = [
+      'My blog',
+      'Votre code pour vous connecter à My blog :',
+      '042917',
+      'pendant 10 minutes',
+      'Si vous n’avez pas demandé ce code',
+    ];
     let at = -1;
     for (const part of order) {
       const found = text.indexOf(part, at + 1);
@@ -112,7 +118,9 @@ describe.skipIf(skip)('the HTML message in Chromium', () => {
 
   it('fetches nothing: no request at all while rendering, even for a hostile app name', async () => {
     requests.length = 0;
-    await page.setContent(html('042917', { appName: '<img src="http://tracker.example/p.gif"><script>fetch("http://x.example")</script>' }));
+    await page.setContent(
+      html('042917', { appName: '<img src="http://tracker.example/p.gif"><script>fetch("http://x.example")</script>' }),
+    );
     await page.waitForLoadState('networkidle');
     expect(requests).toEqual([]);
     expect(await page.locator('img, script').count()).toBe(0);

@@ -5,7 +5,8 @@ import { codeMessage } from '../support/code-message.js';
 const HOSTILE = '<script>alert(1)</script> & "quotes" \'single\'';
 
 /** The shared sample message, with a fixed expiry time. */
-const message = (overrides: Partial<CodeMessage> = {}): CodeMessage => codeMessage({ expiresAt: new Date(Date.UTC(2026, 0, 1, 12, 10)), ...overrides });
+const message = (overrides: Partial<CodeMessage> = {}): CodeMessage =>
+  codeMessage({ expiresAt: new Date(Date.UTC(2026, 0, 1, 12, 10)), ...overrides });
 
 /** The HTML as a reader sees it: tags dropped, entities for the five escaped characters decoded. */
 function visible(html: string): string {
@@ -227,17 +228,43 @@ describe('renderCodeMessage: app strings', () => {
   });
 
   it('options that are not an object → TypeError', () => {
-    expect(() => renderCodeMessage(message(), null as never)).toThrow(new TypeError('npuser: renderCodeMessage(options) takes an options object'));
+    expect(() => renderCodeMessage(message(), null as never)).toThrow(
+      new TypeError('npuser: renderCodeMessage(options) takes an options object'),
+    );
   });
 
   it.each<[string, unknown, RegExp]>([
     ['strings a string', { strings: 'en' }, /^npuser: renderCodeMessage options\.strings must be an object/],
-    ['an unknown key', { strings: { en: { subjet: 'x' } } }, /^npuser: renderCodeMessage options\.strings\["en"\]\.subjet is not a message string/],
-    ['{code} in the intro', { strings: { en: { intro: 'Code {code}' } } }, /^npuser: renderCodeMessage options\.strings\["en"\]\.intro must not use \{code\}; only subjectWithCode may/],
-    ['an incomplete new language', { strings: { nl: { subject: 'x' } } }, /^npuser: renderCodeMessage options\.strings\["nl"\] lacks subjectWithCode, intro, lifetime, ignore/],
-    ['a non-string value', { strings: { fr: { subject: null } } }, /^npuser: renderCodeMessage options\.strings\["fr"\]\.subject must be a string/],
-    ['a language that is not an object', { strings: { fr: 'Bonjour' } }, /^npuser: renderCodeMessage options\.strings\["fr"\] must be an object of strings/],
-    ['a bad tag', { strings: { '12345678901': {} } }, /^npuser: renderCodeMessage options\.strings has a key that is not a BCP 47 language tag: "12345678901"/],
+    [
+      'an unknown key',
+      { strings: { en: { subjet: 'x' } } },
+      /^npuser: renderCodeMessage options\.strings\["en"\]\.subjet is not a message string/,
+    ],
+    [
+      '{code} in the intro',
+      { strings: { en: { intro: 'Code {code}' } } },
+      /^npuser: renderCodeMessage options\.strings\["en"\]\.intro must not use \{code\}; only subjectWithCode may/,
+    ],
+    [
+      'an incomplete new language',
+      { strings: { nl: { subject: 'x' } } },
+      /^npuser: renderCodeMessage options\.strings\["nl"\] lacks subjectWithCode, intro, lifetime, ignore/,
+    ],
+    [
+      'a non-string value',
+      { strings: { fr: { subject: null } } },
+      /^npuser: renderCodeMessage options\.strings\["fr"\]\.subject must be a string/,
+    ],
+    [
+      'a language that is not an object',
+      { strings: { fr: 'Bonjour' } },
+      /^npuser: renderCodeMessage options\.strings\["fr"\] must be an object of strings/,
+    ],
+    [
+      'a bad tag',
+      { strings: { '12345678901': {} } },
+      /^npuser: renderCodeMessage options\.strings has a key that is not a BCP 47 language tag: "12345678901"/,
+    ],
     ['defaultLocale without strings', { defaultLocale: 'nl' }, /^npuser: renderCodeMessage options\.defaultLocale "nl" has no strings/],
     ['defaultLocale not a string', { defaultLocale: 7 }, /^npuser: renderCodeMessage options\.defaultLocale must be a BCP 47 language tag/],
     ['codeInSubject not a boolean', { codeInSubject: 1 }, /^npuser: renderCodeMessage options\.codeInSubject must be a boolean/],

@@ -88,7 +88,9 @@ describe.skipIf(!redisUp)('npuser serve on Redis and SMTP', () => {
     await expect(client(baseUrl, shop.key).validateToken(token)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_TOKEN' });
     await auth.revokeToken(token);
     await expect(auth.validateToken(token)).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_TOKEN' });
-    await expect(client(baseUrl, `npu_sk_${'A'.repeat(43)}`).validateToken(token)).rejects.toMatchObject({ code: 'ERR_NPUSER_UNAUTHENTICATED' });
+    await expect(client(baseUrl, `npu_sk_${'A'.repeat(43)}`).validateToken(token)).rejects.toMatchObject({
+      code: 'ERR_NPUSER_UNAUTHENTICATED',
+    });
 
     // One JSON line per request, none with an address, a code, a token or a key.
     const access = server.lines().filter((line) => 'requestId' in line);
@@ -108,7 +110,8 @@ describe.skipIf(!redisUp)('npuser serve on Redis and SMTP', () => {
     await expect(viaB.requestCode(email)).rejects.toMatchObject({ code: 'ERR_NPUSER_RATE_LIMITED' });
     const code = codeIn(mailsTo(email)[0]!.parsed.text ?? '');
     // Four wrong tries on A, the fifth on B: one counter, so the code is burned.
-    for (let i = 0; i < 4; i += 1) await expect(viaA.verifyCode(email, '000000')).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
+    for (let i = 0; i < 4; i += 1)
+      await expect(viaA.verifyCode(email, '000000')).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
     await expect(viaB.verifyCode(email, '000000')).rejects.toMatchObject({ code: 'ERR_NPUSER_TOO_MANY_ATTEMPTS' });
     await expect(viaA.verifyCode(email, code)).rejects.toMatchObject({ code: 'ERR_NPUSER_TOO_MANY_ATTEMPTS' });
 
@@ -129,7 +132,18 @@ describe.skipIf(!redisUp)('npuser serve on Redis and SMTP', () => {
     let resolveAnswer: (answer: { status: number; text: string }) => void = () => undefined;
     const answered = new Promise<{ status: number; text: string }>((resolve) => (resolveAnswer = resolve));
     const inFlight = httpRequest(
-      { host: '127.0.0.1', port, method: 'POST', path: '/v1/request-code', headers: { authorization: `Bearer ${blog.key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/request-code',
+        headers: {
+          authorization: `Bearer ${blog.key}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          expect: '100-continue',
+        },
+      },
       (res) => {
         let text = '';
         res.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -166,7 +180,11 @@ describe('npuser serve: configuration', () => {
 
   it('starts from the environment alone for one app, answers readyz, and stops on SIGTERM with 0', async () => {
     const { key, entry } = await createKey('app');
-    const server = new ServeProcess([], { NPUSER_SECRET: 'an environment-only secret of 32+ bytes', NPUSER_API_KEYS: entry.sha256, NPUSER_MODE: 'live' });
+    const server = new ServeProcess([], {
+      NPUSER_SECRET: 'an environment-only secret of 32+ bytes',
+      NPUSER_API_KEYS: entry.sha256,
+      NPUSER_MODE: 'live',
+    });
     try {
       const baseUrl = await server.listening();
       expect((await fetch(`${baseUrl}/readyz`)).status).toBe(200);
@@ -181,13 +199,48 @@ describe('npuser serve: configuration', () => {
 
   it.each([
     ['no configuration at all', {}, undefined, /^npuser serve: no configuration: pass --config npuser\.json/],
-    ['a missing secret variable', {}, { apps: [{ id: 'blog', secretEnv: 'NOT_SET', apiKeys: [] }] }, /^npuser serve: bad configuration: apps\[0\]\.secretEnv names NOT_SET, which is not set$/],
-    ['a secret in the file', {}, { apps: [{ id: 'blog', secret: 'x'.repeat(40), apiKeys: [] }] }, /^npuser serve: bad configuration: apps\[0\]\.secret does not belong in the file/],
-    ['a typo', { S: 's'.repeat(40) }, { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [], tokenTTL: 60 }] }, /^npuser serve: bad configuration: apps\[0\]\.tokenTTL is not a configuration field$/],
-    ['a bad app id', { S: 's'.repeat(40) }, { apps: [{ id: 'Blog!', secretEnv: 'S', apiKeys: [] }] }, /^npuser serve: bad configuration: apps\[0\]\.id must be 1–63 lowercase/],
-    ['SMTP without from', { S: 's'.repeat(40) }, { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [] }], mailer: { smtp: 'smtp://127.0.0.1:2525' } }, /^npuser serve: bad configuration: apps\[0\]\.from is required when mail goes out by SMTP/],
-    ['a bad port', { S: 's'.repeat(40), PORT: 'http' }, { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [] }] }, /^npuser serve: bad configuration: PORT must be an integer from 0 to 65535$/],
-    ['the console mailer in production', { S: 's'.repeat(40), NODE_ENV: 'production' }, { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [] }] }, /^npuser serve: bad configuration: mailer is the console, which is refused when NODE_ENV=production/],
+    [
+      'a missing secret variable',
+      {},
+      { apps: [{ id: 'blog', secretEnv: 'NOT_SET', apiKeys: [] }] },
+      /^npuser serve: bad configuration: apps\[0\]\.secretEnv names NOT_SET, which is not set$/,
+    ],
+    [
+      'a secret in the file',
+      {},
+      { apps: [{ id: 'blog', secret: 'x'.repeat(40), apiKeys: [] }] },
+      /^npuser serve: bad configuration: apps\[0\]\.secret does not belong in the file/,
+    ],
+    [
+      'a typo',
+      { S: 's'.repeat(40) },
+      { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [], tokenTTL: 60 }] },
+      /^npuser serve: bad configuration: apps\[0\]\.tokenTTL is not a configuration field$/,
+    ],
+    [
+      'a bad app id',
+      { S: 's'.repeat(40) },
+      { apps: [{ id: 'Blog!', secretEnv: 'S', apiKeys: [] }] },
+      /^npuser serve: bad configuration: apps\[0\]\.id must be 1–63 lowercase/,
+    ],
+    [
+      'SMTP without from',
+      { S: 's'.repeat(40) },
+      { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [] }], mailer: { smtp: 'smtp://127.0.0.1:2525' } },
+      /^npuser serve: bad configuration: apps\[0\]\.from is required when mail goes out by SMTP/,
+    ],
+    [
+      'a bad port',
+      { S: 's'.repeat(40), PORT: 'http' },
+      { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [] }] },
+      /^npuser serve: bad configuration: PORT must be an integer from 0 to 65535$/,
+    ],
+    [
+      'the console mailer in production',
+      { S: 's'.repeat(40), NODE_ENV: 'production' },
+      { apps: [{ id: 'blog', secretEnv: 'S', apiKeys: [] }] },
+      /^npuser serve: bad configuration: mailer is the console, which is refused when NODE_ENV=production/,
+    ],
   ])('stops on %s with one clear line and exit code 2', async (_name, env, config, message) => {
     const args: string[] = [];
     if (config !== undefined) {
@@ -222,18 +275,32 @@ describe('npuser serve: configuration', () => {
 
 describe('npuser keys create', () => {
   it('prints a new key once, and the entry that holds only its SHA-256', async () => {
-    const { stdout } = await run(process.execPath, [CLI, 'keys', 'create', '--app', 'blog', '--id', 'k7', '--not-after', '2027-06-01T00:00:00Z']);
+    const { stdout } = await run(process.execPath, [
+      CLI,
+      'keys',
+      'create',
+      '--app',
+      'blog',
+      '--id',
+      'k7',
+      '--not-after',
+      '2027-06-01T00:00:00Z',
+    ]);
     const key = /^ {2}(npu_sk_[A-Za-z0-9_-]{43})$/m.exec(stdout)?.[1];
     expect(key).toBeDefined();
     const entry = JSON.parse(/^ {2}(\{.*\})$/m.exec(stdout)![1]!) as Record<string, string>;
     const { createHash } = await import('node:crypto');
     expect(entry).toEqual({ id: 'k7', sha256: createHash('sha256').update(key!).digest('hex'), notAfter: '2027-06-01T00:00:00Z' });
-    const test = JSON.parse((await run(process.execPath, [CLI, 'keys', 'create', '--app', 'sandbox', '--test', '--json'])).stdout) as { key: string };
+    const test = JSON.parse((await run(process.execPath, [CLI, 'keys', 'create', '--app', 'sandbox', '--test', '--json'])).stdout) as {
+      key: string;
+    };
     expect(test.key).toMatch(/^npu_test_/);
   });
 
   it('refuses a bad app id with exit code 2', async () => {
-    const failed = await run(process.execPath, [CLI, 'keys', 'create', '--app', 'No Such App']).catch((err: unknown) => err as { code: number; stderr: string });
+    const failed = await run(process.execPath, [CLI, 'keys', 'create', '--app', 'No Such App']).catch(
+      (err: unknown) => err as { code: number; stderr: string },
+    );
     expect(failed).toMatchObject({ code: 2 });
     expect((failed as { stderr: string }).stderr).toMatch(/^npuser: --app must be the app's id/);
   });

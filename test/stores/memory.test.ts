@@ -18,7 +18,12 @@ describe('memoryCodeStore capacity', () => {
     // Existing keys can still be replaced and counted.
     await store.set('a', 'again', 1000);
     expect((await store.increment('b', 1000)).count).toBe(2);
-    expect(store.entries().map((e) => e.key).sort()).toEqual(['a', 'b', 'c']);
+    expect(
+      store
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
   });
 
   it('makes room once entries have expired', async () => {
@@ -28,7 +33,12 @@ describe('memoryCodeStore capacity', () => {
     await store.set('b', '2', 5000);
     clock.advance(1000);
     await store.set('c', '3', 1000);
-    expect(store.entries().map((e) => e.key).sort()).toEqual(['b', 'c']);
+    expect(
+      store
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['b', 'c']);
   });
 
   it('a flood of new addresses cannot evict a victim’s live code or failure counter', async () => {
@@ -38,9 +48,7 @@ describe('memoryCodeStore capacity', () => {
     const code = await requestAndRead(flooded);
     await expect(flooded.np.verifyCode(EMAIL, wrongCode(code))).rejects.toMatchObject({ code: 'ERR_NPUSER_INVALID_CODE' });
 
-    const results = await Promise.allSettled(
-      Array.from({ length: 200 }, (_, i) => flooded.np.requestCode(`flood${i}@example.com`)),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 200 }, (_, i) => flooded.np.requestCode(`flood${i}@example.com`)));
     const refused = results.filter((r) => r.status === 'rejected');
     expect(refused.length).toBeGreaterThan(150);
     for (const r of refused) expect(isNpUserError(r.reason, 'ERR_NPUSER_STORE_FAILED')).toBe(true);
@@ -77,7 +85,9 @@ describe('memoryCodeStore capacity', () => {
   it('validates its options and arguments', async () => {
     expect(() => memoryCodeStore({ maxEntries: 0 })).toThrow(TypeError);
     expect(() => memoryCodeStore({ maxEntries: 1.5 })).toThrow(TypeError);
-    expect(() => memoryCodeStore({ maxEntries: 2 ** 24 + 1 })).toThrow('npuser: memoryCodeStore options.maxEntries must be an integer from 1 to 16777216');
+    expect(() => memoryCodeStore({ maxEntries: 2 ** 24 + 1 })).toThrow(
+      'npuser: memoryCodeStore options.maxEntries must be an integer from 1 to 16777216',
+    );
     expect(() => memoryCodeStore({ maxEntries: 2 ** 24 })).not.toThrow();
     const store = memoryCodeStore();
     await expect(store.set('', 'v', 1)).rejects.toThrow(TypeError);
@@ -125,29 +135,49 @@ describe('memoryCodeStore: size, reads and sweeps', () => {
     expect(store.size).toBe(2);
     clock.advance(800);
     await store.set('third', '3', 60_000);
-    expect(store.entries().map((e) => e.key).sort()).toEqual(['long', 'third']);
+    expect(
+      store
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['long', 'third']);
   });
 
   it('keys and values of every shape read back exactly, through the compact encoding', async () => {
     const text = fc.string({ unit: fc.constantFrom('grapheme', 'binary', 'binary-ascii'), maxLength: 300 });
     const key = fc.oneof(
       // npuser's own shape, with a canonical tag (stored as its 32 bytes) and kinds known and unknown.
-      fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.oneof(fc.constantFrom('code', 'hourly', 'attempts:', 'attempts:AbCdEfGhIjKlMnOp', 'revoked'), text.filter((t) => t.length > 0))).map(([tag, kind]) => npuserKey(Buffer.from(tag), kind)),
+      fc
+        .tuple(
+          fc.uint8Array({ minLength: 32, maxLength: 32 }),
+          fc.oneof(
+            fc.constantFrom('code', 'hourly', 'attempts:', 'attempts:AbCdEfGhIjKlMnOp', 'revoked'),
+            text.filter((t) => t.length > 0),
+          ),
+        )
+        .map(([tag, kind]) => npuserKey(Buffer.from(tag), kind)),
       // The same shape with a tag that is not canonical base64url: kept as text.
-      fc.constantFrom('{AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB}:code', '{AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}:code', '{short}:code'),
+      fc.constantFrom(
+        '{AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB}:code',
+        '{AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}:code',
+        '{short}:code',
+      ),
       text.filter((t) => t.length > 0),
     );
     const value = fc.oneof(text, fc.string({ unit: 'binary', minLength: 16_000, maxLength: 20_000 }));
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.tuple(key, value, fc.integer({ min: 1, max: 10_000_000 })), { selector: ([k]) => k, maxLength: 12 }), async (writes) => {
-        const clock = testClock();
-        const store = memoryCodeStore({ now: clock.now });
-        for (const [k, v, ttl] of writes) await store.set(k, v, ttl);
-        for (const [k, v, ttl] of writes) expect(await store.get(k)).toEqual({ value: v, ttlMs: ttl });
-        const listed = store.entries().map((e) => [e.key, e.value, e.ttlMs] as const);
-        expect(new Map(listed.map(([k, ...rest]) => [k, rest]))).toEqual(new Map(writes.map(([k, ...rest]) => [k, rest])));
-        expect(store.size).toBe(writes.length);
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(key, value, fc.integer({ min: 1, max: 10_000_000 })), { selector: ([k]) => k, maxLength: 12 }),
+        async (writes) => {
+          const clock = testClock();
+          const store = memoryCodeStore({ now: clock.now });
+          for (const [k, v, ttl] of writes) await store.set(k, v, ttl);
+          for (const [k, v, ttl] of writes) expect(await store.get(k)).toEqual({ value: v, ttlMs: ttl });
+          const listed = store.entries().map((e) => [e.key, e.value, e.ttlMs] as const);
+          expect(new Map(listed.map(([k, ...rest]) => [k, rest]))).toEqual(new Map(writes.map(([k, ...rest]) => [k, rest])));
+          expect(store.size).toBe(writes.length);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -211,7 +241,12 @@ describe('memoryCodeStore: transact', () => {
         { op: 'set', key: 'd', value: '4', ttlMs: 60_000 },
       ]),
     ).rejects.toThrow(/full/);
-    expect(store.entries().map((e) => e.key).sort()).toEqual(['a', 'b']);
+    expect(
+      store
+        .entries()
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(['a', 'b']);
     // Deleting one and adding one, or rewriting, needs no room.
     await store.transact([
       { op: 'set', key: 'c', value: '3', ttlMs: 60_000 },
@@ -219,7 +254,12 @@ describe('memoryCodeStore: transact', () => {
       { op: 'set', key: 'd', value: '4', ttlMs: 60_000 },
       { op: 'increment', key: 'b', ttlMs: 60_000 },
     ]);
-    expect(store.entries().map((e) => `${e.key}=${e.value}`).sort()).toEqual(['b=2', 'c=3', 'd=4']);
+    expect(
+      store
+        .entries()
+        .map((e) => `${e.key}=${e.value}`)
+        .sort(),
+    ).toEqual(['b=2', 'c=3', 'd=4']);
   });
 
   it('reads each step once, so a step that changes after the call does not change what ran', async () => {

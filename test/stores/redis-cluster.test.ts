@@ -31,7 +31,14 @@ describe.skipIf(!canRun)('redisCodeStore on a Redis Cluster', () => {
     for (let i = 0; i < 3; i += 1) {
       servers.push(
         await startRedisServer(
-          (port) => ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '2000'],
+          (port) => [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${port}.conf`),
+            '--cluster-node-timeout',
+            '2000',
+          ],
           { dir },
         ),
       );
@@ -73,13 +80,27 @@ describe.skipIf(!canRun)('redisCodeStore on a Redis Cluster', () => {
     }
   });
 
-  runCodeStoreContract('redisCodeStore on a Cluster', () => redisCodeStore({ client: cluster, keyPrefix: prefix }), { describe, it }, {
-    realTime: true,
-    removeExpiry: (key) => cluster.persist(prefix + key),
-  });
+  runCodeStoreContract(
+    'redisCodeStore on a Cluster',
+    () => redisCodeStore({ client: cluster, keyPrefix: prefix }),
+    { describe, it },
+    {
+      realTime: true,
+      removeExpiry: (key) => cluster.persist(prefix + key),
+    },
+  );
 
   it('the store computes slots as the cluster does', async () => {
-    const keys = ['plain', '{a}:b', 'x{}y', '{}{a}', 'foo{bar}{zap}', '{user1000}.following', 'ünïcode{tag}', `${prefix}{contract-AbC}:code`];
+    const keys = [
+      'plain',
+      '{a}:b',
+      'x{}y',
+      '{}{a}',
+      'foo{bar}{zap}',
+      '{user1000}.following',
+      'ünïcode{tag}',
+      `${prefix}{contract-AbC}:code`,
+    ];
     for (const key of keys) expect(keySlot(key), key).toBe(await cluster.cluster('KEYSLOT', key));
   });
 
@@ -120,7 +141,12 @@ describe.skipIf(!canRun)('redisCodeStore on a Redis Cluster', () => {
 
   it('signs in over the cluster; all keys of one address share a slot, and addresses spread over the masters', async () => {
     const mailer = memoryMailer();
-    const np = new NpUser({ secret: SECRET, mailer, store: redisCodeStore({ client: cluster, keyPrefix: signInPrefix }), storeTimeoutMs: 3000 });
+    const np = new NpUser({
+      secret: SECRET,
+      mailer,
+      store: redisCodeStore({ client: cluster, keyPrefix: signInPrefix }),
+      storeTimeoutMs: 3000,
+    });
     const ctx = { clientKey: '203.0.113.50' };
 
     // One address, every kind of key: code, attempts, cooldown, hourly, failures, client counters.
@@ -130,14 +156,21 @@ describe.skipIf(!canRun)('redisCodeStore on a Redis Cluster', () => {
     const before = await allKeys(cluster, signInPrefix);
     const adaTag = /^[^{]*(\{[^}]+\})/.exec(before.find((k) => k.endsWith(':code'))!)![1]!;
     const adaKeys = before.filter((k) => k.includes(adaTag));
-    expect(adaKeys.map((k) => k.slice(k.indexOf('}:') + 2)).sort()).toEqual(['attempts', 'code', 'cooldown', 'failures', 'hourly'].map((kind): unknown => expect.stringMatching(new RegExp(`^${kind}`))));
+    expect(adaKeys.map((k) => k.slice(k.indexOf('}:') + 2)).sort()).toEqual(
+      ['attempts', 'code', 'cooldown', 'failures', 'hourly'].map((kind): unknown => expect.stringMatching(new RegExp(`^${kind}`))),
+    );
     const slots = new Set(await Promise.all(adaKeys.map((k) => cluster.cluster('KEYSLOT', k))));
     expect(slots.size).toBe(1);
 
     const { token, subject } = await np.verifyCode('ada@example.com', code, ctx);
     expect((await np.validateToken(token)).subject).toBe(subject);
     // Consumed, and its attempt counter gone with it; the failures stay for their day.
-    expect((await allKeys(cluster, signInPrefix)).filter((k) => k.includes(adaTag)).map((k) => k.slice(k.indexOf('}:') + 2)).sort()).toEqual(['cooldown', 'failures', 'hourly']);
+    expect(
+      (await allKeys(cluster, signInPrefix))
+        .filter((k) => k.includes(adaTag))
+        .map((k) => k.slice(k.indexOf('}:') + 2))
+        .sort(),
+    ).toEqual(['cooldown', 'failures', 'hourly']);
 
     // Many addresses: their slots, hence their masters, differ.
     for (let i = 0; i < 12; i += 1) await np.requestCode(`user${i}@example.com`);

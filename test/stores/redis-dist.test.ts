@@ -25,8 +25,14 @@ describe('dist: npuser/stores/redis', () => {
   it('never loads ioredis (nor anything but Node builtins) at runtime, in ESM or CJS', () => {
     for (const file of ['index.js', 'index.cjs']) {
       const specifiers = [...bareSpecifiers(join(dist, file))];
-      expect(specifiers.filter((s) => s === 'ioredis' || s.startsWith('ioredis/')), file).toEqual([]);
-      expect(specifiers.filter((s) => !isBuiltin(s)), `${file} loads a package`).toEqual([]);
+      expect(
+        specifiers.filter((s) => s === 'ioredis' || s.startsWith('ioredis/')),
+        file,
+      ).toEqual([]);
+      expect(
+        specifiers.filter((s) => !isBuiltin(s)),
+        `${file} loads a package`,
+      ).toEqual([]);
     }
   });
 
@@ -71,7 +77,10 @@ describe('dist: npuser/stores/redis', () => {
     it('the ESM and CJS builds both work with the app’s ioredis client', async () => {
       const esm = (await import(pathToFileURL(join(dist, 'index.js')).href)) as RedisModule;
       const cjs = createRequire(import.meta.url)(join(dist, 'index.cjs')) as RedisModule;
-      for (const [name, build] of [['esm', esm], ['cjs', cjs]] as const) {
+      for (const [name, build] of [
+        ['esm', esm],
+        ['cjs', cjs],
+      ] as const) {
         const store = build.redisCodeStore({ client, keyPrefix: prefix });
         await store.set(`{${name}}:code`, 'v', 60_000);
         expect((await store.increment(`{${name}}:hourly`, 60_000)).count).toBe(1);

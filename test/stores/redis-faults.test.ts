@@ -59,7 +59,10 @@ describe.skipIf(!canRun)('NpUser on a failing Redis', () => {
     expect(unhandled).toEqual([]);
   });
 
-  async function app(options: Partial<NpUserOptions> = {}, clientOptions: ClientOptions = {}): Promise<{ np: NpUser; client: Redis; mailer: MemoryMailer }> {
+  async function app(
+    options: Partial<NpUserOptions> = {},
+    clientOptions: ClientOptions = {},
+  ): Promise<{ np: NpUser; client: Redis; mailer: MemoryMailer }> {
     const client = await connect(server.url, clientOptions);
     clients.push(client);
     const mailer = memoryMailer();

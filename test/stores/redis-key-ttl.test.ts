@@ -42,7 +42,10 @@ type Step =
   | { kind: 'advance'; ms: number };
 
 /** The limits a run uses: small ones reach the lock-out, burn and rate-limit paths within 25 steps. */
-type Limits = Pick<NpUserOptions, 'maxAttempts' | 'maxFailuresPerDay' | 'resendCooldownSeconds' | 'maxCodesPerHour' | 'maxCodesPerClientPerHour'>;
+type Limits = Pick<
+  NpUserOptions,
+  'maxAttempts' | 'maxFailuresPerDay' | 'resendCooldownSeconds' | 'maxCodesPerHour' | 'maxCodesPerClientPerHour'
+>;
 
 interface Scenario {
   addressCount: number;
@@ -203,14 +206,26 @@ describe.skipIf(!reachable)('every key npuser writes to Redis has a TTL, after a
           clock.advance(step.ms);
           break;
       }
-      const error = call === undefined ? undefined : await call.then(() => undefined, (err: unknown) => err);
+      const error =
+        call === undefined
+          ? undefined
+          : await call.then(
+              () => undefined,
+              (err: unknown) => err,
+            );
       if (error !== undefined) {
-        expect(isNpUserError(error) && EXPECTED_REFUSALS.has(error.code), `step ${index} (${step.kind}) failed with ${error instanceof Error ? `${error.name}: ${error.message}` : typeof error}`).toBe(true);
+        expect(
+          isNpUserError(error) && EXPECTED_REFUSALS.has(error.code),
+          `step ${index} (${step.kind}) failed with ${error instanceof Error ? `${error.name}: ${error.message}` : typeof error}`,
+        ).toBe(true);
       }
       // After every step, not only at the end: a key written without a TTL
       // and deleted a step later (a consumed code, a success's clean-up) would
       // otherwise never be seen.
-      const untimed = await keysWithoutTtl(client, [...writes.keys].map((key) => runPrefix + key));
+      const untimed = await keysWithoutTtl(
+        client,
+        [...writes.keys].map((key) => runPrefix + key),
+      );
       expect(untimed, `after step ${index} (${step.kind})`).toEqual([]);
     }
 

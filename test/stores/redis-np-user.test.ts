@@ -70,7 +70,12 @@ describe.skipIf(!reachable)('NpUser on a shared Redis', () => {
     const prefix = freshPrefix('sequence');
     const mailer = memoryMailer();
     const a = await appServer(prefix, mailer);
-    const strict = await appServer(prefix, mailer, { maxFailuresPerDay: 2, resendCooldownSeconds: 0, maxCodesPerHour: 2, maxCodesPerClientPerHour: 3 });
+    const strict = await appServer(prefix, mailer, {
+      maxFailuresPerDay: 2,
+      resendCooldownSeconds: 0,
+      maxCodesPerHour: 2,
+      maxCodesPerClientPerHour: 3,
+    });
     const failingMailer = await appServer(prefix, { ...memoryMailer(), send: () => Promise.reject(new Error('smtp down')) });
     const clientKeys = ['203.0.113.7', '198.51.100.23', 'device-4f1c'];
     const addresses: string[] = [];
@@ -133,7 +138,9 @@ describe.skipIf(!reachable)('NpUser on a shared Redis', () => {
       expect(pttlError ?? valueError).toBeNull();
       expect(pttl, key).toBeGreaterThan(0);
       // Keys: the prefix, npuser's hash tag and a kind; nothing else.
-      expect(key.slice(prefix.length)).toMatch(/^\{[A-Za-z0-9_-]{43}\}:(code|attempts|failures|cooldown|hourly|client-requests|client-verifications|revoked:[A-Za-z0-9_-]{43}|revoked-before)$/);
+      expect(key.slice(prefix.length)).toMatch(
+        /^\{[A-Za-z0-9_-]{43}\}:(code|attempts|failures|cooldown|hourly|client-requests|client-verifications|revoked:[A-Za-z0-9_-]{43}|revoked-before)$/,
+      );
       // Values: a small counter, or a code record (version, id, expiry, digest).
       const text = String(value);
       const record = /^v1\.([A-Za-z0-9_-]{16})\.([0-9]{13})\.([A-Za-z0-9_-]{43})$/.exec(text);
@@ -251,11 +258,15 @@ describe.skipIf(!reachable)('NpUser on a shared Redis', () => {
     const results = {
       requestCode: await commandsOf(() => server.np.requestCode('trips@example.com')),
       'requestCode with clientKey': await commandsOf(() => server.np.requestCode('trips-client@example.com', ctx)),
-      'verifyCode, wrong code': await commandsOf(() => server.np.verifyCode('trips@example.com', wrongCode(codeFor(mailer, 'trips@example.com')))),
+      'verifyCode, wrong code': await commandsOf(() =>
+        server.np.verifyCode('trips@example.com', wrongCode(codeFor(mailer, 'trips@example.com'))),
+      ),
       'verifyCode, wrong code, with clientKey': await commandsOf(() =>
         server.np.verifyCode('trips-client@example.com', wrongCode(codeFor(mailer, 'trips-client@example.com')), ctx),
       ),
-      'verifyCode, no code pending': await commandsOf(() => server.np.verifyCode('trips-none@example.com', '123456').catch(() => undefined)),
+      'verifyCode, no code pending': await commandsOf(() =>
+        server.np.verifyCode('trips-none@example.com', '123456').catch(() => undefined),
+      ),
       'verifyCode, no code pending, with clientKey': await commandsOf(() =>
         server.np.verifyCode('trips-none@example.com', '123456', ctx).catch(() => undefined),
       ),

@@ -81,7 +81,14 @@ describe.skipIf(!canRun)('redisCodeStore round trips, counted on the wire', () =
     ).toBe(1);
     expect(results).toHaveLength(2);
     await admin.call('SCRIPT', 'FLUSH');
-    expect(await roundTripsOf(() => store.transact!([{ op: 'get', key: '{rt}:code' }, { op: 'get', key: '{rt}:hourly' }]))).toBe(1);
+    expect(
+      await roundTripsOf(() =>
+        store.transact!([
+          { op: 'get', key: '{rt}:code' },
+          { op: 'get', key: '{rt}:hourly' },
+        ]),
+      ),
+    ).toBe(1);
   });
 
   it('an empty transaction sends nothing', async () => {
@@ -92,7 +99,12 @@ describe.skipIf(!canRun)('redisCodeStore round trips, counted on the wire', () =
   it('a transaction with a bad step sends nothing', async () => {
     const { store } = await fresh();
     expect(
-      await roundTripsOf(() => store.transact!([{ op: 'get', key: '{rt}:code' }, { op: 'set', key: '{rt}:code', value: 'v', ttlMs: 0 }]).catch(() => undefined)),
+      await roundTripsOf(() =>
+        store.transact!([
+          { op: 'get', key: '{rt}:code' },
+          { op: 'set', key: '{rt}:code', value: 'v', ttlMs: 0 },
+        ]).catch(() => undefined),
+      ),
     ).toBe(0);
   });
 
@@ -106,7 +118,9 @@ describe.skipIf(!canRun)('redisCodeStore round trips, counted on the wire', () =
     const trips = {
       requestCode: await roundTripsOf(() => np.requestCode('trips@example.com')),
       'requestCode, client key': await roundTripsOf(() => np.requestCode('trips@example.com', ctx)),
-      'verifyCode, wrong': await roundTripsOf(() => np.verifyCode('trips@example.com', wrong(mailer.lastCodeFor('trips@example.com')!), ctx).catch(() => 0)),
+      'verifyCode, wrong': await roundTripsOf(() =>
+        np.verifyCode('trips@example.com', wrong(mailer.lastCodeFor('trips@example.com')!), ctx).catch(() => 0),
+      ),
       'verifyCode, nothing pending': await roundTripsOf(() => np.verifyCode('none@example.com', '123456').catch(() => 0)),
       'verifyCode, right': await roundTripsOf(async () => {
         token = (await np.verifyCode('trips@example.com', mailer.lastCodeFor('trips@example.com')!, ctx)).token;

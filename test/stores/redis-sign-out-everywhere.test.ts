@@ -32,13 +32,22 @@ describe.skipIf(!reachable)('sign out everywhere on a shared Redis', () => {
   async function appServer(clock: TestClock, mailer: MemoryMailer): Promise<SignInHandler> {
     const client = await connect();
     clients.push(client);
-    const np = new NpUser({ secret: SECRET, mailer, now: clock.now, resendCooldownSeconds: 0, store: redisCodeStore({ client, keyPrefix: prefix }) });
+    const np = new NpUser({
+      secret: SECRET,
+      mailer,
+      now: clock.now,
+      resendCooldownSeconds: 0,
+      store: redisCodeStore({ client, keyPrefix: prefix }),
+    });
     return createSignInHandler(np, { now: clock.now });
   }
 
   async function signIn(server: SignInHandler, mailer: MemoryMailer): Promise<string> {
     const sent = await server.fetch(post('/auth/code', { email: EMAIL }, { form: true }), CONNECTION);
-    const verified = await server.fetch(post('/auth/verify', { code: mailer.lastCodeFor(EMAIL)! }, { form: true, headers: { cookie: cookieHeader(sent) } }), CONNECTION);
+    const verified = await server.fetch(
+      post('/auth/verify', { code: mailer.lastCodeFor(EMAIL)! }, { form: true, headers: { cookie: cookieHeader(sent) } }),
+      CONNECTION,
+    );
     expect(verified.status).toBe(303);
     return cookieHeader(verified);
   }

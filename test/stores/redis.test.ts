@@ -58,10 +58,20 @@ describe('redisCodeStore options', () => {
     const client = idleClient();
     const log = logCommands(client);
     const store = redisCodeStore({ client });
-    for (const steps of [undefined, 'get', [{ op: 'get' }], [{ op: 'get', key: 'k' }, { op: 'set', key: 'k', value: 'v', ttlMs: 2 ** 60 }]]) {
+    for (const steps of [
+      undefined,
+      'get',
+      [{ op: 'get' }],
+      [
+        { op: 'get', key: 'k' },
+        { op: 'set', key: 'k', value: 'v', ttlMs: 2 ** 60 },
+      ],
+    ]) {
       await expect(store.transact!(steps as StoreStep[])).rejects.toThrow(TypeError);
     }
-    await expect(store.transact!([{ op: 'increment', key: 'k', ttlMs: 1e300 }])).rejects.toThrow(/steps\[0\]\.ttlMs must be a positive number of milliseconds below 2\^53/);
+    await expect(store.transact!([{ op: 'increment', key: 'k', ttlMs: 1e300 }])).rejects.toThrow(
+      /steps\[0\]\.ttlMs must be a positive number of milliseconds below 2\^53/,
+    );
     expect(log.names).toEqual([]);
   });
 
@@ -130,9 +140,30 @@ describe('redisCodeStore replies outside what Redis can answer', () => {
     ['a set answering a value', [{ op: 'set', key: 'k', value: 'v', ttlMs: 1000 }], [['v']]],
     ['a consume handing out another value than expected', [{ op: 'consume', key: 'k', expected: 'v' }], [['w']]],
     ['a consume answering a number', [{ op: 'consume', key: 'k' }], [[7]]],
-    ['fewer results, the last not stopping', [{ op: 'get', key: 'a', stopIfPresent: true }, { op: 'get', key: 'b' }], [[]]],
-    ['a stop before the last result', [{ op: 'get', key: 'a', stopIfPresent: true }, { op: 'get', key: 'b' }], [['v', 5], []]],
-    ['a count stop that did not happen', [{ op: 'increment', key: 'a', ttlMs: 1000, stopIfCountAbove: 3 }, { op: 'delete', key: 'b' }], [[3, 1000]]],
+    [
+      'fewer results, the last not stopping',
+      [
+        { op: 'get', key: 'a', stopIfPresent: true },
+        { op: 'get', key: 'b' },
+      ],
+      [[]],
+    ],
+    [
+      'a stop before the last result',
+      [
+        { op: 'get', key: 'a', stopIfPresent: true },
+        { op: 'get', key: 'b' },
+      ],
+      [['v', 5], []],
+    ],
+    [
+      'a count stop that did not happen',
+      [
+        { op: 'increment', key: 'a', ttlMs: 1000, stopIfCountAbove: 3 },
+        { op: 'delete', key: 'b' },
+      ],
+      [[3, 1000]],
+    ],
   ])('transact rejects a reply with %s', async (_label, steps, reply) => {
     await expect(redisCodeStore({ client: answering(reply) }).transact!(steps)).rejects.toThrow(/unexpected reply from Redis to transact/);
   });
@@ -143,16 +174,29 @@ describe('redisCodeStore replies outside what Redis can answer', () => {
       { op: 'increment', key: 'b', ttlMs: 1000, stopIfCountAbove: 3 },
       { op: 'set', key: 'c', value: 'v', ttlMs: 1000 },
     ];
-    expect(await redisCodeStore({ client: answering([['4', 900], [4, 1000]]) }).transact!(steps)).toEqual([
+    expect(
+      await redisCodeStore({
+        client: answering([
+          ['4', 900],
+          [4, 1000],
+        ]),
+      }).transact!(steps),
+    ).toEqual([
       { value: '4', ttlMs: 900 },
       { count: 4, ttlMs: 1000 },
     ]);
-    expect(await redisCodeStore({ client: answering([[], [1, 1000], []]) }).transact!(steps)).toEqual([undefined, { count: 1, ttlMs: 1000 }, undefined]);
+    expect(await redisCodeStore({ client: answering([[], [1, 1000], []]) }).transact!(steps)).toEqual([
+      undefined,
+      { count: 1, ttlMs: 1000 },
+      undefined,
+    ]);
   });
 
   it('a conditional consume rejects any string but the expected one (the script returns nothing else)', async () => {
     for (const reply of ['other', '', 'v ', 'V']) {
-      await expect(redisCodeStore({ client: answering(reply) }).consume('k', 'v')).rejects.toThrow(/unexpected reply from Redis to consume/);
+      await expect(redisCodeStore({ client: answering(reply) }).consume('k', 'v')).rejects.toThrow(
+        /unexpected reply from Redis to consume/,
+      );
     }
     expect(await redisCodeStore({ client: answering('v') }).consume('k', 'v')).toBe('v');
     expect(await redisCodeStore({ client: answering(null) }).consume('k', 'v')).toBeUndefined();
@@ -189,10 +233,15 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
     await client.quit();
   });
 
-  runCodeStoreContract('redisCodeStore', () => redisCodeStore({ client, keyPrefix: prefix }), { describe, it }, {
-    realTime: true,
-    removeExpiry: (key) => client.persist(prefix + key),
-  });
+  runCodeStoreContract(
+    'redisCodeStore',
+    () => redisCodeStore({ client, keyPrefix: prefix }),
+    { describe, it },
+    {
+      realTime: true,
+      removeExpiry: (key) => client.persist(prefix + key),
+    },
+  );
 
   it('writes exactly the prefix followed by npuser’s key, and the value as given', async () => {
     await store.set('{t1}:code', 'v1.value', 60_000);
@@ -252,7 +301,12 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
     await expect(store.consume('{t6}:code')).rejects.toThrow(/WRONGTYPE/);
     await expect(store.consume('{t6}:code', 'value')).rejects.toThrow(/WRONGTYPE/);
     await expect(store.increment('{t6}:code', 1000)).rejects.toThrow(/WRONGTYPE/);
-    await expect(store.transact!([{ op: 'set', key: '{t6}:other', value: 'v', ttlMs: 60_000 }, { op: 'get', key: '{t6}:code' }])).rejects.toThrow(/WRONGTYPE/);
+    await expect(
+      store.transact!([
+        { op: 'set', key: '{t6}:other', value: 'v', ttlMs: 60_000 },
+        { op: 'get', key: '{t6}:code' },
+      ]),
+    ).rejects.toThrow(/WRONGTYPE/);
     // The script wrote nothing before it failed: its writes come last.
     expect(await client.exists(raw('{t6}:other'))).toBe(0);
     // The hash is still there: nothing was half-done.
@@ -314,7 +368,13 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
           { op: 'get', key: '{t9}:hourly', stopIfCountAtLeast: 3 },
           { op: 'delete', key: '{t9}:hourly' },
         ]),
-      ).toEqual([undefined, { value: 'v1.y', ttlMs: expect.any(Number) as number }, { count: 3, ttlMs: expect.any(Number) as number }, 'v1.y', { value: '3', ttlMs: expect.any(Number) as number }]);
+      ).toEqual([
+        undefined,
+        { value: 'v1.y', ttlMs: expect.any(Number) as number },
+        { count: 3, ttlMs: expect.any(Number) as number },
+        'v1.y',
+        { value: '3', ttlMs: expect.any(Number) as number },
+      ]);
       await s.delete('{t9}:hourly');
     } finally {
       other.disconnect();
@@ -342,7 +402,12 @@ describe.skipIf(!reachable)('redisCodeStore on a real Redis', () => {
       await measure('consume with expected', () => s.consume('{t8}:code', 'v'));
       await measure('delete', () => s.delete('{t8}:hourly'));
       await measure('increment', () => s.increment('{t8}:hourly', 60_000));
-      await measure('transact', () => s.transact!([{ op: 'get', key: '{t8}:code' }, { op: 'increment', key: '{t8}:hourly', ttlMs: 60_000 }]));
+      await measure('transact', () =>
+        s.transact!([
+          { op: 'get', key: '{t8}:code' },
+          { op: 'increment', key: '{t8}:hourly', ttlMs: 60_000 },
+        ]),
+      );
       expect(counts).toEqual({
         'increment (first script call on this connection)': 1,
         'get (first call of its script)': 1,

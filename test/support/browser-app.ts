@@ -13,16 +13,22 @@ export const SCREENSHOTS_DIR = process.env.NPUSER_SCREENSHOTS_DIR || join(ROOT, 
 /** Step-by-step screenshots, for a person to look at: only when NPUSER_SCREENSHOTS_DIR asks. */
 const STEP_SHOTS = process.env.NPUSER_SCREENSHOTS_DIR !== undefined && process.env.NPUSER_SCREENSHOTS_DIR !== '';
 
-const fileName = (text: string) => text.replace(/[^\w.-]+/g, '-').replace(/^-|-$/g, '').slice(0, 120);
+const fileName = (text: string) =>
+  text
+    .replace(/[^\w.-]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 120);
 
 /** A port nobody listens on right now, on 127.0.0.1, for a server that takes PORT. */
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => {
-    resolve();
-  }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   if (typeof address !== 'object' || address === null) throw new Error('no port');
   return address.port;
 }

@@ -101,12 +101,16 @@ export const EXAMPLES_DIR = join(ROOT, 'test', 'docs', 'examples');
 
 function compilerOptions(): { options: ts.CompilerOptions; fileNames: string[] } {
   const configFile = join(EXAMPLES_DIR, 'tsconfig.json');
-  const parsed = ts.getParsedCommandLineOfConfigFile(configFile, { noEmit: true }, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-      throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    configFile,
+    { noEmit: true },
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+      },
     },
-  });
+  );
   if (parsed === undefined) throw new Error(`cannot read ${configFile}`);
   return { options: parsed.options, fileNames: parsed.fileNames };
 }
@@ -174,7 +178,9 @@ export function typecheckExamples(examples: readonly CodeExample[]): {
     ...[...prelude.keys()].flatMap((fileName) => diagnosticsOf(fileName)),
   ].map((diagnostic) => {
     const fileName = diagnostic.file?.fileName ?? '';
-    const where = relative(ROOT, prelude.get(fileName) ?? fileName).split('\\').join('/');
+    const where = relative(ROOT, prelude.get(fileName) ?? fileName)
+      .split('\\')
+      .join('/');
     return describe(diagnostic, (line) => `${where}:${line + 1}`);
   });
 

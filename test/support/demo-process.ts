@@ -56,7 +56,9 @@ export class DemoProcess {
           resolve(match);
         } else if (this.child.exitCode !== null || this.child.signalCode !== null) {
           done();
-          reject(new Error(`the demo exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${this.output}`));
+          reject(
+            new Error(`the demo exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${pattern}:\n${this.output}`),
+          );
         }
       };
       const timer = setTimeout(() => {

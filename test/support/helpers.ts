@@ -1,5 +1,13 @@
 import { expect } from 'vitest';
-import { NpUser, isNpUserError, memoryCodeStore, type MemoryCodeStore, type NpUserErrorCode, type NpUserEvent, type NpUserOptions } from 'npuser';
+import {
+  NpUser,
+  isNpUserError,
+  memoryCodeStore,
+  type MemoryCodeStore,
+  type NpUserErrorCode,
+  type NpUserEvent,
+  type NpUserOptions,
+} from 'npuser';
 import { memoryMailer, type MemoryMailer } from 'npuser/testing';
 
 export const SECRET = 'test secret: at least thirty-two bytes long!';

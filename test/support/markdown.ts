@@ -27,7 +27,8 @@ export function fencedBlocks(markdown: string): FencedBlock[] {
     const start = i + 1;
     let end = start;
     // A fence closes on the same character, at least as long, with nothing after it.
-    while (end < lines.length && !new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`).test(lines[end] ?? '')) end += 1;
+    while (end < lines.length && !new RegExp(`^ {0,3}${fence[0] === '`' ? '`' : '~'}{${fence.length},}\\s*$`).test(lines[end] ?? ''))
+      end += 1;
     blocks.push({ lang: lang.toLowerCase(), code: lines.slice(start, end).join('\n'), line: start + 1 });
     i = end;
   }

@@ -45,7 +45,13 @@ export function oddErrors(address: string, code: string): readonly (readonly [st
     ],
     [
       'a plain object whose every getter throws',
-      () => Object.defineProperties({}, Object.fromEntries(['message', 'name', 'code', 'stack', 'cause', 'then'].map((key) => [key, { get: throwing, enumerable: true }]))),
+      () =>
+        Object.defineProperties(
+          {},
+          Object.fromEntries(
+            ['message', 'name', 'code', 'stack', 'cause', 'then'].map((key) => [key, { get: throwing, enumerable: true }]),
+          ),
+        ),
     ],
     ['a Proxy whose every trap throws', () => hostileProxy(new Error(both))],
     [
@@ -56,7 +62,14 @@ export function oddErrors(address: string, code: string): readonly (readonly [st
         return proxy;
       },
     ],
-    ['a Proxy that answers every read with the secrets', () => new Proxy(new Error(), { get: () => both, getOwnPropertyDescriptor: () => ({ value: both, configurable: true, enumerable: true, writable: true }) })],
+    [
+      'a Proxy that answers every read with the secrets',
+      () =>
+        new Proxy(new Error(), {
+          get: () => both,
+          getOwnPropertyDescriptor: () => ({ value: both, configurable: true, enumerable: true, writable: true }),
+        }),
+    ],
     [
       'a frozen Error quoting both',
       () => Object.freeze(Object.assign(new Error(`550 <${address}> rejected code ${code}`), { code: 'EENVELOPE', response: both })),
@@ -80,14 +93,24 @@ export function oddErrors(address: string, code: string): readonly (readonly [st
     ],
     [
       'an object with a hostile toString and Symbol.toPrimitive',
-      () => ({ toString: throwing, valueOf: throwing, [Symbol.toPrimitive]: throwing, get [Symbol.toStringTag]() { return throwing(); } }),
+      () => ({
+        toString: throwing,
+        valueOf: throwing,
+        [Symbol.toPrimitive]: throwing,
+        get [Symbol.toStringTag]() {
+          return throwing();
+        },
+      }),
     ],
     ['an object whose toString returns the secrets', () => ({ message: `failed ${code}`, to: address, toString: () => both })],
     [
       'an Error whose name and code quote the secrets',
       () => Object.assign(new Error('rejected'), { name: `SmtpError ${address}`, code: `E${code}` }),
     ],
-    ['an Error whose name is identifier-like but is the code in base64', () => Object.assign(new Error('rejected'), { name: Buffer.from(`x${code}`).toString('base64').replace(/=+$/, '') })],
+    [
+      'an Error whose name is identifier-like but is the code in base64',
+      () => Object.assign(new Error('rejected'), { name: Buffer.from(`x${code}`).toString('base64').replace(/=+$/, '') }),
+    ],
     ['an Error with a megabyte message quoting both', () => new Error(`${'x'.repeat(1 << 20)} ${both}`)],
   ];
 }

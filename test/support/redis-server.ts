@@ -162,9 +162,11 @@ async function launch(
   async function kill(): Promise<void> {
     const proc = child;
     if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => {
-      resolve();
-    }));
+    const exited = new Promise<void>((resolve) =>
+      proc.once('exit', () => {
+        resolve();
+      }),
+    );
     proc.kill('SIGKILL');
     await Promise.race([exited, sleep(5000)]);
   }

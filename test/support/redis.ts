@@ -57,7 +57,9 @@ export async function probeRedis(url = REDIS_URL): Promise<boolean> {
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     if (IN_CI) throw new Error(`Redis is not reachable at ${REDIS_URL} (${reason}); with CI set, the Redis store tests must run`);
-    console.warn(`⚠ Redis is not reachable at ${REDIS_URL} (${reason}): skipping the Redis store tests. Set REDIS_URL or start redis-server.`);
+    console.warn(
+      `⚠ Redis is not reachable at ${REDIS_URL} (${reason}): skipping the Redis store tests. Set REDIS_URL or start redis-server.`,
+    );
     return false;
   } finally {
     client.disconnect();
@@ -109,7 +111,8 @@ export async function keysWithoutTtl(node: Redis, keys: readonly string[]): Prom
     if (replies.length !== batch.length) throw new Error(`PTTL pipeline answered ${replies.length} of ${batch.length} keys`);
     for (const [index, [error, pttl]] of replies.entries()) {
       if (error) throw error;
-      if (typeof pttl !== 'number' || !Number.isInteger(pttl) || pttl < -2) throw new Error(`PTTL ${batch[index]!} answered ${String(pttl)}`);
+      if (typeof pttl !== 'number' || !Number.isInteger(pttl) || pttl < -2)
+        throw new Error(`PTTL ${batch[index]!} answered ${String(pttl)}`);
       if (pttl === -1) untimed.push(batch[index]!);
     }
   }

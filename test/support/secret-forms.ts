@@ -14,7 +14,10 @@ export const ENCODINGS = {
   encodeURIComponent: (s: string) => encodeURIComponent(s),
   encodeURI: (s: string) => encodeURI(s),
   'form encoding': (s: string) => new URLSearchParams({ v: s }).toString().slice(2),
-  'every byte percent-encoded, lower-case hex': (s: string) => utf8(s).map((b) => `%${hex2(b).toLowerCase()}`).join(''),
+  'every byte percent-encoded, lower-case hex': (s: string) =>
+    utf8(s)
+      .map((b) => `%${hex2(b).toLowerCase()}`)
+      .join(''),
   'JSON string': (s: string) => JSON.stringify(s).slice(1, -1),
   'JSON with \\/ and \\u0040': (s: string) => s.replace(/\//g, '\\/').replace(/@/g, '\\u0040'),
   'JSON, every character \\uXXXX': (s: string) => Array.from(s, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''),
@@ -24,18 +27,35 @@ export const ENCODINGS = {
   base64: (s: string) => Buffer.from(s).toString('base64'),
   base64url: (s: string) => Buffer.from(s).toString('base64url'),
   'base64 inside a larger blob': (s: string) => Buffer.from(`From: noreply@app.example\r\nTo: ${s}\r\nX-Id: 7\r\n`).toString('base64'),
-  'base64, MIME-wrapped': (s: string) => Buffer.from(`${'x'.repeat(50)}${s}${'y'.repeat(50)}`).toString('base64').replace(/.{1,76}/g, '$&\r\n'),
-  'quoted-printable': (s: string) => utf8(s).map((b) => (/[A-Za-z]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `=${hex2(b)}`)).join(''),
+  'base64, MIME-wrapped': (s: string) =>
+    Buffer.from(`${'x'.repeat(50)}${s}${'y'.repeat(50)}`)
+      .toString('base64')
+      .replace(/.{1,76}/g, '$&\r\n'),
+  'quoted-printable': (s: string) =>
+    utf8(s)
+      .map((b) => (/[A-Za-z]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `=${hex2(b)}`))
+      .join(''),
   'quoted-printable with a soft line break': (s: string) => `${s.slice(0, 3)}=\r\n${s.slice(3).replace(/@/g, '=40')}`,
   'RFC 2047 B word': (s: string) => `=?UTF-8?B?${Buffer.from(s).toString('base64')}?=`,
-  'RFC 2047 Q word': (s: string) => `=?utf-8?Q?${utf8(s).map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `=${hex2(b)}`)).join('')}?=`,
+  'RFC 2047 Q word': (s: string) =>
+    `=?utf-8?Q?${utf8(s)
+      .map((b) => (/[A-Za-z0-9]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `=${hex2(b)}`))
+      .join('')}?=`,
   'full-width': (s: string) => Array.from(s, (c) => (c >= '!' && c <= '~' ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c)).join(''),
 } as const satisfies Record<string, (s: string) => string>;
 
 export type EncodingName = keyof typeof ENCODINGS;
 export const ENCODING_NAMES = Object.keys(ENCODINGS) as EncodingName[];
 
-const NAMED: Readonly<Record<string, string>> = { '@': '&commat;', '.': '&period;', '+': '&plus;', _: '&lowbar;', '/': '&sol;', ü: '&uuml;', '-': '-' };
+const NAMED: Readonly<Record<string, string>> = {
+  '@': '&commat;',
+  '.': '&period;',
+  '+': '&plus;',
+  _: '&lowbar;',
+  '/': '&sol;',
+  ü: '&uuml;',
+  '-': '-',
+};
 
 /** The digits of a code spread over markup of any length, as a custom HTML template may render it. */
 export function spreadOverMarkup(code: string, attributeLength = 400): string {
@@ -96,8 +116,7 @@ const DECODERS: readonly { base64: boolean; decode: (text: string) => string }[]
   // Percent: each run of %XX as UTF-8 (decodeURIComponent), or byte by byte as Latin-1 when that fails.
   {
     base64: false,
-    decode: (text) =>
-      text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => utf8OrLatin1(Buffer.from(run.replace(/%/g, ''), 'hex'))),
+    decode: (text) => text.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => utf8OrLatin1(Buffer.from(run.replace(/%/g, ''), 'hex'))),
   },
   // JSON and JavaScript string escapes.
   {
@@ -135,5 +154,16 @@ const DECODERS: readonly { base64: boolean; decode: (text: string) => string }[]
 ];
 
 const ENTITY_NAMES: Readonly<Record<string, string>> = {
-  commat: '@', period: '.', plus: '+', lowbar: '_', sol: '/', uuml: 'ü', Uuml: 'Ü', amp: '&', lt: '<', gt: '>', quot: '"', nbsp: '\u00a0',
+  commat: '@',
+  period: '.',
+  plus: '+',
+  lowbar: '_',
+  sol: '/',
+  uuml: 'ü',
+  Uuml: 'Ü',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  nbsp: '\u00a0',
 };

@@ -27,7 +27,13 @@ export function testCertificate(): Promise<TestCertificate> {
       { name: 'basicConstraints', cA: true },
       { name: 'keyUsage', digitalSignature: true, keyCertSign: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: SMTP_HOST }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: SMTP_HOST },
+        ],
+      },
     ],
   }).then((pem) => ({ key: pem.private, cert: pem.cert }));
   return certificate;
@@ -246,7 +252,9 @@ export async function startSilentServer(): Promise<SilentServer> {
 /** Every address in a parsed `To`/`Cc` header. */
 export function headerAddresses(field: AddressObject | AddressObject[] | undefined): string[] {
   if (field === undefined) return [];
-  return (Array.isArray(field) ? field : [field]).flatMap((group) => group.value.flatMap((a) => (a.address === undefined ? [] : [a.address])));
+  return (Array.isArray(field) ? field : [field]).flatMap((group) =>
+    group.value.flatMap((a) => (a.address === undefined ? [] : [a.address])),
+  );
 }
 
 /** What the Mailer contract reads of a received message. */

@@ -19,14 +19,24 @@ const boundedMemoryStore: CodeStoreFactory = (clock) => memoryCodeStore({ maxEnt
 
 // The whole contract on a small memory store: the other cases fit in it, and
 // the capacity case fills it to exactly its maxEntries.
-runCodeStoreContract('memoryCodeStore({ maxEntries: 20 })', boundedMemoryStore, { describe, it }, {
-  capacity: { entries: MAX_ENTRIES },
-});
+runCodeStoreContract(
+  'memoryCodeStore({ maxEntries: 20 })',
+  boundedMemoryStore,
+  { describe, it },
+  {
+    capacity: { entries: MAX_ENTRIES },
+  },
+);
 
 // The memory-bounded mode (fill until refused) on a store whose bound the suite is not told.
-runCodeStoreContract('memoryCodeStore, filled until it refuses', (clock) => memoryCodeStore({ now: clock.now }), { describe, it }, {
-  capacity: { maxWrites: 500, factory: (clock) => memoryCodeStore({ maxEntries: 137, now: clock.now }) },
-});
+runCodeStoreContract(
+  'memoryCodeStore, filled until it refuses',
+  (clock) => memoryCodeStore({ now: clock.now }),
+  { describe, it },
+  {
+    capacity: { maxWrites: 500, factory: (clock) => memoryCodeStore({ maxEntries: 137, now: clock.now }) },
+  },
+);
 
 const FULL = 'capacity-refuses-rather-than-evicts';
 
@@ -153,7 +163,10 @@ describe('the capacity case catches stores that lose entries when full', () => {
   });
 
   it('`entries` is exact: a store that holds one fewer, or one more, fails and says which', async () => {
-    const holding = (max: number): CodeStoreFactory => (clock) => memoryCodeStore({ maxEntries: max, now: clock.now });
+    const holding =
+      (max: number): CodeStoreFactory =>
+      (clock) =>
+        memoryCodeStore({ maxEntries: max, now: clock.now });
     await expect(capacityCase(holding(MAX_ENTRIES - 1), { capacity: { entries: MAX_ENTRIES } }).run()).rejects.toThrow(
       /refused entry 20 of 20 \(capacity\.entries\): npuser: memoryCodeStore is full/,
     );
@@ -178,7 +191,11 @@ describe('the capacity case catches stores that lose entries when full', () => {
     const skipped = withoutCapacity.find((c) => c.id === FULL);
     expect(skipped?.skipped).toMatch(/no capacity option/);
     // Its run does nothing: on a store that evicts, it still resolves.
-    await expect(codeStoreContractCases(evictingStore(1), { transact: false }).find((c) => c.id === FULL)!.run()).resolves.toBeUndefined();
+    await expect(
+      codeStoreContractCases(evictingStore(1), { transact: false })
+        .find((c) => c.id === FULL)!
+        .run(),
+    ).resolves.toBeUndefined();
     // A factory for the capacity case alone leaves the other cases on the suite's own factory.
     let built = 0;
     const counting: CodeStoreFactory = (clock) => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { memoryCodeStore, type CodeStore } from 'npuser';
-import { codeStoreContractCases, runCodeStoreContract, type CodeStoreContractOptions, type CodeStoreFactory, type TestRunner } from 'npuser/testing';
+import {
+  codeStoreContractCases,
+  runCodeStoreContract,
+  type CodeStoreContractOptions,
+  type CodeStoreFactory,
+  type TestRunner,
+} from 'npuser/testing';
 import { removeExpiryForTesting } from '../../src/stores/memory.js';
 import {
   deletesOnMismatchStore,
@@ -98,7 +104,9 @@ describe('the contract suite catches broken stores', () => {
       // Its stripping also drops a stop condition of the wrong type instead of refusing it.
       'transact-refuses-bad-steps',
     ]);
-    await expect(contractCase('transact-atomic-bounded-counter', ignoresStopsStore).run()).rejects.toThrow(/100 transactions reached the set/);
+    await expect(contractCase('transact-atomic-bounded-counter', ignoresStopsStore).run()).rejects.toThrow(
+      /100 transactions reached the set/,
+    );
   });
 
   it('a transact that runs the steps out of order', async () => {
@@ -113,7 +121,9 @@ describe('the contract suite catches broken stores', () => {
     const options: CodeStoreContractOptions = { removeExpiry: (key) => void stripped.add(key) };
     expect(await failedCases(memory, options)).toEqual(['entry-without-expiry-is-expired', 'transact-entry-without-expiry-is-expired']);
     expect(stripped.size).toBeGreaterThan(0);
-    await expect(contractCase('entry-without-expiry-is-expired', memory, options).run()).rejects.toThrow(/get returned an entry without an expiry/);
+    await expect(contractCase('entry-without-expiry-is-expired', memory, options).run()).rejects.toThrow(
+      /get returned an entry without an expiry/,
+    );
   });
 });
 

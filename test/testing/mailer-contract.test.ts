@@ -189,9 +189,7 @@ describe('the mailer contract catches broken mailers', () => {
   });
 
   it('one that adds a Bcc (an extra envelope recipient)', async () => {
-    const failed = await failedCases(
-      flawedMailer({ deliver: (_m, d) => ({ ...d, recipients: [...d.recipients, 'audit@example.org'] }) }),
-    );
+    const failed = await failedCases(flawedMailer({ deliver: (_m, d) => ({ ...d, recipients: [...d.recipients, 'audit@example.org'] }) }));
     expect(failed).toEqual(expect.arrayContaining([DELIVERS, CONCURRENT]));
   });
 
@@ -236,7 +234,11 @@ describe('the mailer contract catches broken mailers', () => {
       flawedMailer({
         deliver: (m, d) => {
           const mangled = String(Number(m.code));
-          return { ...d, text: d.text.replace(/[\d ]{6,}/, ` ${mangled}`), html: (d.html ?? '').replace(/<p class="npuser-code"[^]*?<\/p>/, mangled) };
+          return {
+            ...d,
+            text: d.text.replace(/[\d ]{6,}/, ` ${mangled}`),
+            html: (d.html ?? '').replace(/<p class="npuser-code"[^]*?<\/p>/, mangled),
+          };
         },
       }),
     );

@@ -53,7 +53,9 @@ describe('memoryMailer().lastCodeFor finds a message under every spelling of its
 
   it('misuse is a TypeError in the option-check format', () => {
     const mailer = memoryMailer();
-    expect(() => mailer.lastCodeFor(42 as unknown as string)).toThrow(new TypeError('npuser: memoryMailer lastCodeFor(email) must be a string'));
+    expect(() => mailer.lastCodeFor(42 as unknown as string)).toThrow(
+      new TypeError('npuser: memoryMailer lastCodeFor(email) must be a string'),
+    );
     expect(() => {
       mailer.failNextSend('boom' as unknown as Error);
     }).toThrow(new TypeError('npuser: memoryMailer failNextSend(error) must be an Error'));

@@ -38,7 +38,9 @@ describe.each([
     const [jwk] = jwks.keys;
     expect(jwk).toMatchObject({ kid: `${alg}-1`, alg, use: 'sig' });
     expect(jwk).not.toHaveProperty('d');
-    expect(Object.keys(jwk!).sort()).toEqual(alg === 'EdDSA' ? ['alg', 'crv', 'kid', 'kty', 'use', 'x'] : ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+    expect(Object.keys(jwk!).sort()).toEqual(
+      alg === 'EdDSA' ? ['alg', 'crv', 'kid', 'kty', 'use', 'x'] : ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'],
+    );
   });
 
   it('interop: plain jose verifies a token against np.jwks() alone', async () => {
@@ -95,12 +97,16 @@ describe.each([
   it('refuses alg none and the other asymmetric algorithm under the same kid', async () => {
     const s = setup(options);
     const now = s.clock.now();
-    const [h, p] = (await new SignJWT(claims(now)).setProtectedHeader({ alg, typ: 'npuser+jwt', kid: `${alg}-1` }).sign(privateKey)).split('.');
+    const [h, p] = (await new SignJWT(claims(now)).setProtectedHeader({ alg, typ: 'npuser+jwt', kid: `${alg}-1` }).sign(privateKey)).split(
+      '.',
+    );
     const none = base64url.encode(JSON.stringify({ alg: 'none', typ: 'npuser+jwt', kid: `${alg}-1` }));
     await expectRefused(s.np, `${none}.${p!}.AAAA`);
     expect(h).toBeDefined();
     const other = alg === 'EdDSA' ? { alg: 'ES256', key: ec.privateKey } : { alg: 'EdDSA', key: ed.privateKey };
-    const swapped = await new SignJWT(claims(now)).setProtectedHeader({ alg: other.alg, typ: 'npuser+jwt', kid: `${alg}-1` }).sign(other.key);
+    const swapped = await new SignJWT(claims(now))
+      .setProtectedHeader({ alg: other.alg, typ: 'npuser+jwt', kid: `${alg}-1` })
+      .sign(other.key);
     await expectRefused(s.np, swapped);
   });
 
@@ -132,7 +138,12 @@ describe.each([
     const now = setup().clock.now();
     const noKid = await new SignJWT(claims(now)).setProtectedHeader({ alg, typ: 'npuser+jwt' }).sign(privateKey);
     await expect(setup(options).np.validateToken(noKid)).resolves.toBeDefined();
-    const two = setup({ signingKeys: [{ kid: 'new', key: alg === 'EdDSA' ? ec.privateKey : ed.privateKey }, { kid: 'old', key: publicKey }] });
+    const two = setup({
+      signingKeys: [
+        { kid: 'new', key: alg === 'EdDSA' ? ec.privateKey : ed.privateKey },
+        { kid: 'old', key: publicKey },
+      ],
+    });
     await expectRefused(two.np, noKid);
   });
 });
@@ -171,7 +182,13 @@ describe('signingKeys option', () => {
     ['a JWK with use enc', [{ ...ed.privateKey.export({ format: 'jwk' }), use: 'enc' }]],
     ['garbage', ['not a key']],
     ['a broken JWK', [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA', d: 'AAAA' }]],
-    ['duplicate kids', [{ kid: 'a', key: ed.privateKey }, { kid: 'a', key: ec.publicKey }]],
+    [
+      'duplicate kids',
+      [
+        { kid: 'a', key: ed.privateKey },
+        { kid: 'a', key: ec.publicKey },
+      ],
+    ],
     ['a non-string kid', [{ kid: 7, key: ed.privateKey }]],
   ])('refuses %s with a TypeError naming the option', (_name, signingKeys) => {
     expect(() => new NpUser({ secret: SECRET, mailer: memoryMailer(), signingKeys: signingKeys as SigningKeyInput[] })).toThrow(
@@ -191,7 +208,12 @@ describe('rotation', () => {
     const { subject } = await first.np.validateToken(oldToken);
 
     const rotated = setup(
-      { signingKeys: [{ kid: '2026-02', key: ec.privateKey }, { kid: '2026-01', key: ed.publicKey }] },
+      {
+        signingKeys: [
+          { kid: '2026-02', key: ec.privateKey },
+          { kid: '2026-01', key: ed.publicKey },
+        ],
+      },
       first.clock,
     );
     await expect(rotated.np.validateToken(oldToken)).resolves.toMatchObject({ subject });
@@ -208,7 +230,15 @@ describe('rotation', () => {
   it('old tokens expire on schedule during rotation', async () => {
     const first = setup({ signingKeys: [{ kid: 'a', key: ed.privateKey }] });
     const oldToken = await signIn(first);
-    const rotated = setup({ signingKeys: [{ kid: 'b', key: ec.privateKey }, { kid: 'a', key: ed.publicKey }] }, first.clock);
+    const rotated = setup(
+      {
+        signingKeys: [
+          { kid: 'b', key: ec.privateKey },
+          { kid: 'a', key: ed.publicKey },
+        ],
+      },
+      first.clock,
+    );
     first.clock.advance(3600_000 + 30_000);
     await expectRefused(rotated.np, oldToken, 'ERR_NPUSER_TOKEN_EXPIRED');
   });

@@ -158,7 +158,16 @@ describe('the cache of verified tokens', () => {
 
   it('is bounded: the least recently used tokens leave it first', async () => {
     const hmacKey = deriveKeys(new TextEncoder().encode(SECRET), undefined).signing;
-    const settings = tokenSettings({ hmacKey, signingKeys: undefined, issuer: 'npuser', audience: 'npuser', ttlSeconds: 3600, maxSessionSeconds: 86_400, clockToleranceSeconds: 30, cacheSize: 2 });
+    const settings = tokenSettings({
+      hmacKey,
+      signingKeys: undefined,
+      issuer: 'npuser',
+      audience: 'npuser',
+      ttlSeconds: 3600,
+      maxSessionSeconds: 86_400,
+      clockToleranceSeconds: 30,
+      cacheSize: 2,
+    });
     const tokens = [await signIn(setup()), await signIn(setup()), await signIn(setup())];
     const now = testClock().now();
     for (const token of tokens) {
@@ -182,7 +191,14 @@ describe('asymmetric signatures while other calls wait', () => {
         .sign(pair.privateKey);
     const good = await Promise.all(Array.from({ length: 6 }, (_, i) => sign(`subject-${i}`)));
     const bad = good.map((t) => `${t.slice(0, -2)}${t.endsWith('AA') ? 'BA' : 'AA'}`);
-    const results = await Promise.all([...good, ...bad].map((t) => s.np.validateToken(t).then((r) => r.subject, (e: unknown) => (isNpUserError(e) ? e.code : 'other'))));
+    const results = await Promise.all(
+      [...good, ...bad].map((t) =>
+        s.np.validateToken(t).then(
+          (r) => r.subject,
+          (e: unknown) => (isNpUserError(e) ? e.code : 'other'),
+        ),
+      ),
+    );
     expect(results).toEqual([...good.map((_, i) => `subject-${i}`), ...bad.map(() => 'ERR_NPUSER_INVALID_TOKEN')]);
     expect(checked.inPool).toBeGreaterThan(0);
     // One at a time, the signature is checked inline: the hop to the pool costs more than it saves.

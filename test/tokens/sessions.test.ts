@@ -85,7 +85,10 @@ describe('revokeSubject: sign out everywhere', () => {
       tokens.push((await device.verifyCode(EMAIL, mailer.lastCodeFor(EMAIL)!)).token);
     }
     const other = setup({ store, mailer }, clock);
-    const bystander = await other.np.verifyCode('grace@example.com', await other.np.requestCode('grace@example.com').then(() => mailer.lastCodeFor('grace@example.com')!));
+    const bystander = await other.np.verifyCode(
+      'grace@example.com',
+      await other.np.requestCode('grace@example.com').then(() => mailer.lastCodeFor('grace@example.com')!),
+    );
     clock.advance(1500);
     const { subject } = await laptop.validateToken(tokens[0]!);
     await phone.revokeSubject(subject);

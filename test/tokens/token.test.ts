@@ -29,11 +29,7 @@ interface Forge {
 async function forge(nowMs: number, { alg = 'HS256', header = {}, claims = {}, omit = [], key = signingKey }: Forge = {}) {
   const iat = Math.floor(nowMs / 1000);
   const base = { iss: 'npuser', aud: 'npuser', sub: 'someone', iat, exp: iat + 3600, jti: 'abcdefghijklmnopqrstuv', auth_time: iat - 60 };
-  const payload = Object.fromEntries(
-    Object.entries({ ...base, ...claims }).filter(
-      ([claim]) => !omit.includes(claim),
-    ),
-  );
+  const payload = Object.fromEntries(Object.entries({ ...base, ...claims }).filter(([claim]) => !omit.includes(claim)));
   const protectedHeader = { alg, typ: 'npuser+jwt', ...header } as { alg: string };
   return new SignJWT(payload).setProtectedHeader(protectedHeader).sign(key);
 }

@@ -20,12 +20,33 @@ type Alg = 'HS256' | 'EdDSA' | 'ES256';
 const hmac = deriveKeys(new TextEncoder().encode(SECRET), undefined).signing;
 const ed = [generateKeyPairSync('ed25519'), generateKeyPairSync('ed25519')] as const;
 const ec = [generateKeyPairSync('ec', { namedCurve: 'P-256' }), generateKeyPairSync('ec', { namedCurve: 'P-256' })] as const;
-const base = { issuer: 'npuser', audience: 'npuser', ttlSeconds: 3600, maxSessionSeconds: 30 * 86_400, clockToleranceSeconds: 30, cacheSize: 0 };
+const base = {
+  issuer: 'npuser',
+  audience: 'npuser',
+  ttlSeconds: 3600,
+  maxSessionSeconds: 30 * 86_400,
+  clockToleranceSeconds: 30,
+  cacheSize: 0,
+};
 // Two keys each for EdDSA and ES256: the second verifies only, so kid selection is compared too.
 const SETTINGS: Record<Alg, TokenSettings> = {
   HS256: tokenSettings({ ...base, hmacKey: hmac, signingKeys: undefined }),
-  EdDSA: tokenSettings({ ...base, hmacKey: hmac, signingKeys: resolveSigningKeys([{ kid: 'ed-1', key: ed[0].privateKey }, { kid: 'ed-2', key: ed[1].publicKey }]) }),
-  ES256: tokenSettings({ ...base, hmacKey: hmac, signingKeys: resolveSigningKeys([{ kid: 'ec-1', key: ec[0].privateKey }, { kid: 'ec-2', key: ec[1].publicKey }]) }),
+  EdDSA: tokenSettings({
+    ...base,
+    hmacKey: hmac,
+    signingKeys: resolveSigningKeys([
+      { kid: 'ed-1', key: ed[0].privateKey },
+      { kid: 'ed-2', key: ed[1].publicKey },
+    ]),
+  }),
+  ES256: tokenSettings({
+    ...base,
+    hmacKey: hmac,
+    signingKeys: resolveSigningKeys([
+      { kid: 'ec-1', key: ec[0].privateKey },
+      { kid: 'ec-2', key: ec[1].publicKey },
+    ]),
+  }),
 };
 const KID: Record<Alg, string | undefined> = { HS256: undefined, EdDSA: 'ed-1', ES256: 'ec-1' };
 
@@ -33,8 +54,11 @@ const KID: Record<Alg, string | undefined> = { HS256: undefined, EdDSA: 'ed-1', 
 function signWith(alg: string, input: string, stranger = false): string {
   const data = Buffer.from(input, 'latin1');
   if (alg === 'EdDSA') return sign(null, data, ed[stranger ? 1 : 0].privateKey).toString('base64url');
-  if (alg === 'ES256') return sign('sha256', data, { key: ec[stranger ? 1 : 0].privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-  return createHmac('sha256', stranger ? Buffer.alloc(32, 7) : hmac).update(data).digest('base64url');
+  if (alg === 'ES256')
+    return sign('sha256', data, { key: ec[stranger ? 1 : 0].privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  return createHmac('sha256', stranger ? Buffer.alloc(32, 7) : hmac)
+    .update(data)
+    .digest('base64url');
 }
 
 const encode = (text: string | Buffer) => (typeof text === 'string' ? Buffer.from(text, 'utf8') : text).toString('base64url');
@@ -86,23 +110,48 @@ const variant = (keep: unknown, near: readonly unknown[]) =>
     { weight: 1, arbitrary: jsonish.map((value) => ({ keep: true as const, value })) },
   );
 /** Mostly small numbers, sometimes large ones: most tokens live, some have expired or are not yet valid. */
-const seconds = (small: number, large: number) => fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: small }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: large }) });
+const seconds = (small: number, large: number) =>
+  fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: small }) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: large }) });
 
 const DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 /** `segment` spelled otherwise: with a digit more (a length of 4n+1 or an extra byte), or its last digit's spare bits set. */
 function respell(segment: string, how: 'canonical' | 'appended' | 'spare bits'): string {
   if (how === 'appended') return `${segment}Q`;
-  if (how === 'spare bits' && segment.length % 4 !== 0) return segment.slice(0, -1) + DIGITS.charAt(DIGITS.indexOf(segment.at(-1) ?? 'A') | 1);
+  if (how === 'spare bits' && segment.length % 4 !== 0)
+    return segment.slice(0, -1) + DIGITS.charAt(DIGITS.indexOf(segment.at(-1) ?? 'A') | 1);
   return segment;
 }
 
 function crafted(alg: Alg) {
   return fc
     .record({
-      headerAlg: fc.oneof({ weight: 20, arbitrary: fc.constant(alg) }, { weight: 1, arbitrary: fc.constantFrom('HS256', 'HS384', 'EdDSA', 'ES256', 'none', '', 7) }),
-      typ: fc.oneof({ weight: 15, arbitrary: fc.constant<unknown>('npuser+jwt') }, { weight: 3, arbitrary: fc.constantFrom<unknown>('NPUSER+JWT', 'application/npuser+jwt', 'Application/NPuser+JWT', 'JWT', 'npuser', undefined, 1) }),
-      kid: fc.oneof({ weight: 15, arbitrary: fc.constant<unknown>(KID[alg]) }, { weight: 2, arbitrary: fc.constantFrom<unknown>('ed-1', 'ed-2', 'ec-1', 'ec-2', 'nope', undefined, 5) }),
-      crit: fc.oneof({ weight: 20, arbitrary: fc.constant<unknown>(undefined) }, { weight: 1, arbitrary: fc.constantFrom<unknown>(['b64'], ['x-npuser'], [], 'b64', null) }),
+      headerAlg: fc.oneof(
+        { weight: 20, arbitrary: fc.constant(alg) },
+        { weight: 1, arbitrary: fc.constantFrom('HS256', 'HS384', 'EdDSA', 'ES256', 'none', '', 7) },
+      ),
+      typ: fc.oneof(
+        { weight: 15, arbitrary: fc.constant<unknown>('npuser+jwt') },
+        {
+          weight: 3,
+          arbitrary: fc.constantFrom<unknown>(
+            'NPUSER+JWT',
+            'application/npuser+jwt',
+            'Application/NPuser+JWT',
+            'JWT',
+            'npuser',
+            undefined,
+            1,
+          ),
+        },
+      ),
+      kid: fc.oneof(
+        { weight: 15, arbitrary: fc.constant<unknown>(KID[alg]) },
+        { weight: 2, arbitrary: fc.constantFrom<unknown>('ed-1', 'ed-2', 'ec-1', 'ec-2', 'nope', undefined, 5) },
+      ),
+      crit: fc.oneof(
+        { weight: 20, arbitrary: fc.constant<unknown>(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom<unknown>(['b64'], ['x-npuser'], [], 'b64', null) },
+      ),
       b64: fc.constantFrom<unknown>(undefined, undefined, true, false),
       iss: variant('npuser', ['other', 'NPUSER', ['npuser'], '', null, 'npuser ']),
       aud: variant('npuser', ['other', ['npuser'], ['other', 'npuser'], ['other'], [], 'NPUSER', [1, 'npuser'], { npuser: 1 }]),
@@ -111,15 +160,23 @@ function crafted(alg: Alg) {
       exp: variant(NOW_S + 3600, [NOW_S, NOW_S - 30, NOW_S - 31, NOW_S + 1, NOW_S + 0.5, '9999999999', null]),
       nbf: fc.oneof(
         { weight: 6, arbitrary: fc.constant({ keep: false as const }) },
-        { weight: 2, arbitrary: fc.constantFrom(NOW_S, NOW_S + 30, NOW_S + 31, NOW_S - 1, null, 'x').map((value) => ({ keep: true as const, value })) },
+        {
+          weight: 2,
+          arbitrary: fc.constantFrom(NOW_S, NOW_S + 30, NOW_S + 31, NOW_S - 1, null, 'x').map((value) => ({ keep: true as const, value })),
+        },
         { weight: 1, arbitrary: jsonish.map((value) => ({ keep: true as const, value })) },
       ),
       jti: variant('abcdefghijklmnopqrstuv', [7, null, '', ['j']]),
       authTime: variant(NOW_S - 60, [NOW_S, NOW_S + 1, '1', 1.5, NOW_S - 1e6, null, 2 ** 53, -1]),
-      extra: fc.dictionary(fc.constantFrom('role', 'org', 'email', '__proto__', 'constructor'), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }),
+      extra: fc.dictionary(fc.constantFrom('role', 'org', 'email', '__proto__', 'constructor'), fc.jsonValue({ maxDepth: 1 }), {
+        maxKeys: 2,
+      }),
       bom: fc.boolean(),
       // Spelled non-canonically before it is signed: a digit appended, or the last digit's spare bits set.
-      spelling: fc.oneof({ weight: 12, arbitrary: fc.constant('canonical' as const) }, { weight: 1, arbitrary: fc.constantFrom('appended' as const, 'spare bits' as const) }),
+      spelling: fc.oneof(
+        { weight: 12, arbitrary: fc.constant('canonical' as const) },
+        { weight: 1, arbitrary: fc.constantFrom('appended' as const, 'spare bits' as const) },
+      ),
       spelled: fc.constantFrom(0, 1),
       stranger: fc.oneof({ weight: 20, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     })
@@ -148,7 +205,10 @@ function genuine(alg: Alg) {
       session: seconds(86_400, 40 * 86_400),
       extra: fc.dictionary(fc.constantFrom('role', 'org', 'email', 'email_verified', 'n'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
     })
-    .map(({ sub, age, session, extra }) => signToken(SETTINGS[alg], sub, NOW - age * 1000, Math.floor(NOW / 1000) - age - session, extra).token);
+    .map(
+      ({ sub, age, session, extra }) =>
+        signToken(SETTINGS[alg], sub, NOW - age * 1000, Math.floor(NOW / 1000) - age - session, extra).token,
+    );
 }
 
 const ALPHABET = ['A', 'Q', 'g', 'w', '_', '-', '0', '9', 'Z', 'a', 'z', '.', '=', '+', '/', ' ', 'é', '\u0000'];
@@ -160,9 +220,22 @@ type Mutation =
   | { kind: 'splice'; segment: number };
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ kind: 'none' as const }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constantFrom('replace' as const, 'insert' as const), at: fc.nat(), char: fc.constantFrom(...ALPHABET) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constantFrom('replace' as const, 'insert' as const),
+      at: fc.nat(),
+      char: fc.constantFrom(...ALPHABET),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('segments' as const), order: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 4 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('segments' as const),
+      order: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 4 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('splice' as const), segment: fc.integer({ min: 0, max: 2 }) }) },
 );
 
@@ -219,7 +292,10 @@ describe.each(['HS256', 'EdDSA', 'ES256'] as const)('%s: npuser and jose give th
   const settings = SETTINGS[alg];
   const token = fc.oneof(genuine(alg), crafted(alg), genuine(alg === 'HS256' ? 'EdDSA' : 'HS256'));
   const clock = fc.record({
-    offset: fc.oneof({ weight: 4, arbitrary: fc.integer({ min: -40, max: 600 }) }, { weight: 1, arbitrary: fc.integer({ min: -300, max: 2 * 86_400 }) }),
+    offset: fc.oneof(
+      { weight: 4, arbitrary: fc.integer({ min: -40, max: 600 }) },
+      { weight: 1, arbitrary: fc.integer({ min: -300, max: 2 * 86_400 }) },
+    ),
     maxAge: fc.option(seconds(7200, 7200), { nil: undefined, freq: 3 }),
   });
   // Asymmetric verification through jose is slow; the time checks are the same code for every algorithm.
@@ -287,31 +363,36 @@ describe.each(['HS256', 'EdDSA', 'ES256'] as const)('%s: npuser and jose give th
 });
 
 describe('signing: the tokens jose would write', () => {
-  const extra = fc.dictionary(fc.constantFrom('role', 'org', 'email', 'email_verified', 'n', 'unicode'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 });
-  it.each(['HS256', 'EdDSA', 'ES256'] as const)('%s: the same header and payload as SignJWT, signed alike, verified by jose', async (alg) => {
-    await fc.assert(
-      fc.asyncProperty(fc.string({ minLength: 1 }), fc.integer({ min: 0, max: 86_400 }), extra, async (sub, session, claims) => {
-        const authTime = Math.floor(NOW / 1000) - session;
-        const { token } = signToken(SETTINGS[alg], sub, NOW, authTime, claims);
-        const [header = '', payload = ''] = token.split('.');
-        const { jti, exp } = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { jti: string; exp: number };
-        const key = alg === 'HS256' ? hmac : alg === 'EdDSA' ? ed[0].privateKey : ec[0].privateKey;
-        const jose = await new SignJWT({ ...claims, auth_time: authTime })
-          .setProtectedHeader(alg === 'HS256' ? { alg, typ: 'npuser+jwt' } : { alg, typ: 'npuser+jwt', kid: KID[alg] as string })
-          .setIssuer('npuser')
-          .setAudience('npuser')
-          .setSubject(sub)
-          .setIssuedAt(Math.floor(NOW / 1000))
-          .setExpirationTime(exp)
-          .setJti(jti)
-          .sign(key);
-        // HS256 and Ed25519 signatures are deterministic; ES256's are not, so only its signed part is compared.
-        if (alg === 'ES256') expect(token.split('.').slice(0, 2).join('.')).toBe(jose.split('.').slice(0, 2).join('.'));
-        else expect(token).toBe(jose);
-        expect(header).toBe(jose.split('.')[0]);
-        expect(await verdict(joseVerifyToken, SETTINGS[alg], token, NOW, undefined)).toMatch(/^\{/);
-      }),
-      { numRuns: 150 },
-    );
+  const extra = fc.dictionary(fc.constantFrom('role', 'org', 'email', 'email_verified', 'n', 'unicode'), fc.jsonValue({ maxDepth: 2 }), {
+    maxKeys: 3,
   });
+  it.each(['HS256', 'EdDSA', 'ES256'] as const)(
+    '%s: the same header and payload as SignJWT, signed alike, verified by jose',
+    async (alg) => {
+      await fc.assert(
+        fc.asyncProperty(fc.string({ minLength: 1 }), fc.integer({ min: 0, max: 86_400 }), extra, async (sub, session, claims) => {
+          const authTime = Math.floor(NOW / 1000) - session;
+          const { token } = signToken(SETTINGS[alg], sub, NOW, authTime, claims);
+          const [header = '', payload = ''] = token.split('.');
+          const { jti, exp } = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { jti: string; exp: number };
+          const key = alg === 'HS256' ? hmac : alg === 'EdDSA' ? ed[0].privateKey : ec[0].privateKey;
+          const jose = await new SignJWT({ ...claims, auth_time: authTime })
+            .setProtectedHeader(alg === 'HS256' ? { alg, typ: 'npuser+jwt' } : { alg, typ: 'npuser+jwt', kid: KID[alg] as string })
+            .setIssuer('npuser')
+            .setAudience('npuser')
+            .setSubject(sub)
+            .setIssuedAt(Math.floor(NOW / 1000))
+            .setExpirationTime(exp)
+            .setJti(jti)
+            .sign(key);
+          // HS256 and Ed25519 signatures are deterministic; ES256's are not, so only its signed part is compared.
+          if (alg === 'ES256') expect(token.split('.').slice(0, 2).join('.')).toBe(jose.split('.').slice(0, 2).join('.'));
+          else expect(token).toBe(jose);
+          expect(header).toBe(jose.split('.')[0]);
+          expect(await verdict(joseVerifyToken, SETTINGS[alg], token, NOW, undefined)).toMatch(/^\{/);
+        }),
+        { numRuns: 150 },
+      );
+    },
+  );
 });

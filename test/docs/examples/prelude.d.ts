@@ -130,10 +130,7 @@ declare global {
 
   /** The app's HTTP mail provider. */
   const myMailService: {
-    send(
-      mail: { to: string; subject?: string; text: string; html?: string },
-      options?: { signal?: AbortSignal },
-    ): Promise<void>;
+    send(mail: { to: string; subject?: string; text: string; html?: string }, options?: { signal?: AbortSignal }): Promise<void>;
   };
   /** The app's HTML templates. */
   const myTemplates: { signIn(message: CodeMessage): Promise<string> };
