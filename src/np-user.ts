@@ -29,6 +29,7 @@ import type {
   StoreCounter,
   StoreEntry,
   StoreStep,
+  StoreStepResult,
   ValidateTokenOptions,
   ValidateTokenResult,
   VerifyCodeResult,
@@ -146,25 +147,23 @@ export class NpUser implements NpUserApi {
     const digest = allowed ? this.#codeDigest(address, code) : keyedHash(this.#keys.codeDigest, 'refused', randomId(16));
     const stored = serializeCodeRecord({ codeId: randomId(12), expiresAt, digest });
 
-    const limits = [
-      addressLock(keys.failures, o.maxFailuresPerDay, 'rate.limited'),
-      ...(o.resendCooldownSeconds > 0 ? [cooldownPeek(keys.cooldown)] : []),
-      // The client's budget before the address's: a client spraying many
-      // addresses is stopped before it spends its victims' cooldowns and hours.
-      ...(client ? [windowSpend(client.requests, HOUR_MS, o.maxCodesPerClientPerHour, 'client-requests')] : []),
-      // The atomic count is what really enforces the cooldown under concurrency.
-      ...(o.resendCooldownSeconds > 0 ? [windowSpend(keys.cooldown, o.resendCooldownSeconds * 1000, 1, 'cooldown')] : []),
-      windowSpend(keys.hourly, HOUR_MS, o.maxCodesPerHour, 'hourly-limit'),
-    ];
+    const cooldown = o.resendCooldownSeconds > 0;
+    const limits = [addressLock(keys.failures, o.maxFailuresPerDay, 'rate.limited')];
+    if (cooldown) limits.push(cooldownPeek(keys.cooldown));
+    // The client's budget before the address's: a client spraying many
+    // addresses is stopped before it spends its victims' cooldowns and hours.
+    if (client) limits.push(windowSpend(client.requests, HOUR_MS, o.maxCodesPerClientPerHour, 'client-requests'));
+    // The atomic count is what really enforces the cooldown under concurrency.
+    if (cooldown) limits.push(windowSpend(keys.cooldown, o.resendCooldownSeconds * 1000, 1, 'cooldown'));
+    limits.push(windowSpend(keys.hourly, HOUR_MS, o.maxCodesPerHour, 'hourly-limit'));
     // A new code starts with a fresh attempt counter. The counter is removed
     // strictly before the code is written: a guess reads the code before it
     // counts its attempt, so every comparison with the new code is counted
     // in the new code's window, even with a store that runs steps one by one.
-    await this.#run(
-      [...limits.map((l) => l.step), { op: 'delete', key: keys.attempts }, { op: 'set', key: keys.code, value: stored, ttlMs }],
-      limits,
-      address,
-    );
+    const steps = limits.map((l) => l.step);
+    steps.push({ op: 'delete', key: keys.attempts }, { op: 'set', key: keys.code, value: stored, ttlMs });
+    const ran = this.#run(steps, limits, address);
+    if (!Array.isArray(ran)) await ran;
 
     const result = { email: address, expiresAt: new Date(expiresAt) };
     if (!allowed) {
@@ -232,16 +231,15 @@ export class NpUser implements NpUserApi {
     // attempt is counted whether or not a code is pending, on a counter that
     // only a new code resets: the answers to any run of guesses are the same
     // in both cases, so they never tell that someone is signing in.
-    const limits: Limit[] = [
-      addressLock(keys.failures, o.maxFailuresPerDay, 'code.failed'),
-      // Counted before any comparison, right or wrong: concurrent guesses
-      // sprayed over many addresses each get their own number back.
-      ...(client ? [windowSpend(client.verifications, HOUR_MS, o.maxVerificationsPerClientPerHour, 'client-verifications')] : []),
-      attemptSpend(keys.attempts, o.codeTtlSeconds * 1000, o.maxAttempts),
-    ];
-    const steps = [...limits.map((l) => l.step)];
+    const limits = [addressLock(keys.failures, o.maxFailuresPerDay, 'code.failed')];
+    // Counted before any comparison, right or wrong: concurrent guesses
+    // sprayed over many addresses each get their own number back.
+    if (client) limits.push(windowSpend(client.verifications, HOUR_MS, o.maxVerificationsPerClientPerHour, 'client-verifications'));
+    limits.push(attemptSpend(keys.attempts, o.codeTtlSeconds * 1000, o.maxAttempts));
+    const steps = limits.map((l) => l.step);
     steps.splice(-1, 0, { op: 'get', key: keys.code });
-    const results = await this.#run(steps, limits, address);
+    let results = this.#run(steps, limits, address);
+    if (!Array.isArray(results)) results = await results;
     const entry = results.at(-2) as StoreEntry | undefined;
     const attempts = results.at(-1) as StoreCounter;
 
@@ -261,17 +259,20 @@ export class NpUser implements NpUserApi {
     // A token made by a caller that then loses the consume is never returned.
     const subject = this.#subject(address);
     const now = this.#now();
-    const claims = await signInClaims(o, subject, address);
+    let claims = signInClaims(o, subject, address);
+    if (claims instanceof Promise) claims = await claims;
     const { token, expiresAt } = signToken(this.#token, subject, now, Math.floor(now / 1000), claims);
 
     // Consumed only if it is still the record that was compared: a concurrent
     // verify may have taken it, or a new request replaced it, and a newer code
     // must stay for its owner. The attempt counter goes with it, so an address
     // whose code was used answers later guesses as one that never had a code.
-    const [taken] = await this.#store.transact([
+    let consumed = this.#transact([
       { op: 'consume', key: keys.code, expected: (entry as StoreEntry).value },
       { op: 'delete', key: keys.attempts },
     ]);
+    if (!Array.isArray(consumed)) consumed = await consumed;
+    const [taken] = consumed;
     if (taken !== (entry as StoreEntry).value) throw new NpUserError('ERR_NPUSER_INVALID_CODE');
 
     this.#emit('code.verified', 'verified', address, subject);
@@ -324,10 +325,12 @@ export class NpUser implements NpUserApi {
         if (!this.#store.mayHoldTag(subjectKeys.revokedBefore)) return result;
         // The jti's key is a hash too: derived once per token while it stays cached.
         const [tokenKey, subjectKey] = (memo.revocationKeys ??= [subjectKeys.revokedToken(result.tokenId), subjectKeys.revokedBefore]);
-        const [revoked, revokedBefore] = (await this.#store.transact([
+        let marks = this.#transact([
           { op: 'get', key: tokenKey },
           { op: 'get', key: subjectKey },
-        ])) as [StoreEntry | undefined, StoreEntry | undefined];
+        ]);
+        if (!Array.isArray(marks)) marks = await marks;
+        const [revoked, revokedBefore] = marks as [StoreEntry | undefined, StoreEntry | undefined];
         if (revoked !== undefined) throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
         if (revokedBefore !== undefined && result.issuedAt.getTime() < parseSecond(revokedBefore.value) * 1000) {
           throw new NpUserError('ERR_NPUSER_INVALID_TOKEN');
@@ -470,8 +473,25 @@ export class NpUser implements NpUserApi {
    * Run `steps` as one store transaction and throw the refusal of the limit
    * (one of `limits`, whose steps are among `steps`) that stopped it.
    */
-  async #run(steps: readonly StoreStep[], limits: readonly Limit[], address: string) {
-    const results = await this.#store.transact(steps);
+  #run(steps: readonly StoreStep[], limits: readonly Limit[], address: string): StoreStepResult[] | Promise<StoreStepResult[]> {
+    const ran = this.#transact(steps);
+    return Array.isArray(ran)
+      ? this.#refuseIfStopped(steps, limits, ran, address)
+      : ran.then((results) => this.#refuseIfStopped(steps, limits, results, address));
+  }
+
+  /**
+   * One store transaction: its results at once when the store runs it inline
+   * (the in-process store), a promise of them otherwise. Callers await only a
+   * promise: a sign-in would otherwise spend more time waiting on its three
+   * transactions than running them.
+   */
+  #transact(steps: readonly StoreStep[]): StoreStepResult[] | Promise<StoreStepResult[]> {
+    return this.#store.runInline(steps) ?? this.#store.transact(steps);
+  }
+
+  /** The results of a transaction of `#run`, or the refusal of the limit that stopped it, thrown. */
+  #refuseIfStopped(steps: readonly StoreStep[], limits: readonly Limit[], results: StoreStepResult[], address: string): StoreStepResult[] {
     const refusal = refusalOf(limits, steps, results);
     if (refusal !== undefined) {
       this.#emit(refusal.type, refusal.reason, address);
@@ -486,10 +506,10 @@ export class NpUser implements NpUserApi {
    * back (the record read, or one that never exists).
    */
   async #fail(keys: AddressKeys, address: string, burn: boolean, burnRecord: string | undefined): Promise<never> {
-    const results = await this.#store.transact([
-      { op: 'increment', key: keys.failures, ttlMs: DAY_MS },
-      ...(burnRecord === undefined ? [] : [{ op: 'consume', key: keys.code, expected: burnRecord } as const]),
-    ]);
+    const steps: StoreStep[] = [{ op: 'increment', key: keys.failures, ttlMs: DAY_MS }];
+    if (burnRecord !== undefined) steps.push({ op: 'consume', key: keys.code, expected: burnRecord });
+    let results = this.#transact(steps);
+    if (!Array.isArray(results)) results = await results;
     const failures = results[0] as StoreCounter;
     this.#emit('code.failed', burn ? 'attempts-exhausted' : 'wrong-code', address);
     if (failures.count === this.#options.maxFailuresPerDay) this.#emit('address.locked', 'failures-exhausted', address);

@@ -135,22 +135,33 @@ export class GuardedStore {
   }
 
   /**
+   * {@link transact} at once, without a promise, when the store runs its
+   * transactions inline (the in-process store): its results, or a thrown
+   * `ERR_NPUSER_STORE_FAILED`. Undefined when the store has to be called:
+   * then `transact` does it. The flows take this path first, since waiting
+   * for a promise costs more than the transaction itself.
+   */
+  runInline(steps: readonly StoreStep[]): StoreStepResult[] | undefined {
+    const inline = this.#inline;
+    // Not once the app has replaced the store's transact (a test's spy, a wrapper): then the store is called.
+    // The reply is npuser's own store's, made by this package's code: it is not checked again.
+    if (inline === undefined || this.#store.transact !== inline.transact) return undefined;
+    try {
+      return inline.run(steps);
+    } catch (err) {
+      throw storeFailed(err);
+    }
+  }
+
+  /**
    * Run `steps` as one transaction; resolves with the checked result of every
    * step that ran. Use {@link stepStopped} on the last one to learn whether
    * the transaction was cut short.
    */
   async transact(steps: readonly StoreStep[]): Promise<StoreStepResult[]> {
+    const done = this.runInline(steps);
+    if (done !== undefined) return done;
     const store = this.#store;
-    const inline = this.#inline;
-    // Not once the app has replaced the store's transact (a test's spy, a wrapper): then the store is called.
-    // The reply is npuser's own store's, made by this package's code: it is not checked again.
-    if (inline !== undefined && store.transact === inline.transact) {
-      try {
-        return inline.run(steps);
-      } catch (err) {
-        throw storeFailed(err);
-      }
-    }
     if (typeof store.transact !== 'function') return this.#transactOneByOne(steps);
     return this.#call(
       'transact',

@@ -370,12 +370,15 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
 
   function place(key: string): Place {
     let tag: string | undefined;
-    if (lastPrefix !== '' && key.length > TAG_LENGTH + 3 && key.startsWith(lastPrefix)) {
+    // Slice and compare rather than `startsWith`: keys are usually ropes (`${tag}:code`), and
+    // `startsWith` on a rope takes V8's slow path, at about three times the cost.
+    const prefix = key.length > TAG_LENGTH + 3 ? key.slice(0, TAG_LENGTH + 3) : '';
+    if (prefix !== '' && prefix === lastPrefix) {
       tag = lastTag;
     } else {
       tag = tagOf(key);
       if (tag === undefined) return { groups: plain, group: key, key: undefined, kind: NO_KIND };
-      lastPrefix = key.slice(0, TAG_LENGTH + 3);
+      lastPrefix = prefix;
       lastTag = tag;
     }
     return { groups: tagged, group: tag, key, kind: undefined };
@@ -454,6 +457,8 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     readonly kind: string;
     expiresAt: number;
     value: string | undefined;
+    /** The record as the group held it, while the transaction has not written it: re-encoded as it was. */
+    encoded: string | undefined;
   }
 
   /** A group a transaction touches, decoded once and re-encoded once, if it wrote to it. */
@@ -474,7 +479,12 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     const records: Rec[] = [];
     for (let pos = 0; pos < group.length; pos = view.end) {
       readRecord(group, pos, view);
-      records.push({ kind: group.slice(pos, view.kindEnd), expiresAt: view.expiresAt, value: group.slice(view.valueStart, view.end) });
+      records.push({
+        kind: group.slice(pos, view.kindEnd),
+        expiresAt: view.expiresAt,
+        value: group.slice(view.valueStart, view.end),
+        encoded: group.slice(pos, view.end),
+      });
     }
     return records;
   }
@@ -483,13 +493,16 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
   function encode(group: Touched, at: number): void {
     const parts: string[] = [];
     let kept = 0;
-    for (const { kind, expiresAt, value } of group.records) {
+    for (const { kind, expiresAt, value, encoded } of group.records) {
       if (value === undefined || !isLive(expiresAt, at)) continue;
-      parts.push(kind, encodeExpiry(expiresAt), varint(value.length), value);
+      // A record the transaction did not write is copied as it was encoded.
+      if (encoded !== undefined) parts.push(encoded);
+      else parts.push(kind, encodeExpiry(expiresAt), varint(value.length), value);
       kept += 1;
     }
-    // join builds one flat string (four parts or more): nothing of the old group or the caller's values is kept.
-    group.text = parts.join('');
+    // join builds one new flat string from two parts or more, so nothing of the old group or the caller's
+    // values is kept; one part would be returned as it is (a slice of the old group): copied instead.
+    group.text = parts.length === 1 ? flatCopy(parts[0] ?? '') : parts.join('');
     group.kept = kept;
   }
 
@@ -542,11 +555,12 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
   function write(group: Touched, where: Place, record: Rec | undefined, value: string | undefined, expiresAt: number): void {
     group.dirty = true;
     if (record === undefined) {
-      if (value !== undefined) group.records.push({ kind: kindOf(where), expiresAt, value });
+      if (value !== undefined) group.records.push({ kind: kindOf(where), expiresAt, value, encoded: undefined });
       return;
     }
     record.value = value;
     record.expiresAt = expiresAt;
+    record.encoded = undefined;
   }
 
   /**
