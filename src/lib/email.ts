@@ -19,6 +19,18 @@ const ROUTING_OR_ENCODED_WORD = /[%!]|=\?/;
 // One LDH label (RFC 1123) after IDNA conversion and lowercasing.
 const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const ALL_DIGITS = /^[0-9]+$/;
+// A domain that UTS #46 (what `domainToASCII` applies) would only lowercase and
+// that passes every check below: only ASCII letters, digits, hyphens and dots,
+// two or more labels of 1 to 63 characters with no hyphen at either end, and no
+// label starting `xn--`, which IDNA would decode and validate as punycode. The
+// top label may be neither decimal nor `0x` hex: the URL host parser behind
+// `domainToASCII` reads such a domain as an IPv4 address (`0x7f.1` becomes
+// `127.0.0.1`, `example.0x1f` fails), so it is refused today and must not be
+// accepted here. The classes spell both cases out instead of using the `i` flag,
+// so no case folding (which under `u` matches the Kelvin sign to `k`) lets a
+// non-ASCII character in.
+const PLAIN_ASCII_DOMAIN =
+  /^(?:(?![Xx][Nn]--)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?![Xx][Nn]--|[0-9]+$|0[Xx][0-9A-Fa-f]*$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 function invalid(): never {
   throw new NpUserError('ERR_NPUSER_INVALID_EMAIL');
@@ -64,6 +76,11 @@ export function canonicalEmail(input: unknown): string {
 }
 
 function domainToAscii(domain: string): string {
+  // Fast path for the common case, which skips IDNA, `split` and the per-label
+  // checks: a domain matching PLAIN_ASCII_DOMAIN is one `domainToASCII` maps to
+  // its lowercase form and the checks below accept, so that form is the answer.
+  // Anything else (non-ASCII, `xn--`, and every refusal) takes the full path.
+  if (domain.length <= 253 && PLAIN_ASCII_DOMAIN.test(domain)) return domain.toLowerCase();
   // Only letters, digits, hyphens, dots and non-ASCII letters may reach IDNA:
   // this keeps URL syntax (`/`, `%`, `:`, `[`) and controls out of `domainToASCII`.
   // eslint-disable-next-line no-control-regex -- control characters are what this refuses

@@ -234,7 +234,7 @@ describe('canonicalEmail: refused addresses', () => {
     trim.mockRestore();
     expect(idna.calls).toBe(0);
     expect(trimCalls).toBe(0);
-    // Positive control: the counter does see an ordinary address.
+    // Positive control: the counter does see an address that needs IDNA (plain ASCII ones skip it).
     canonicalEmail('ada@bücher.de');
     expect(idna.calls).toBe(1);
   });
@@ -469,6 +469,230 @@ describe('canonicalEmail: properties', () => {
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+});
+
+// The real `domainToASCII`, which the reference below calls without touching the counter.
+const { domainToASCII: uncountedDomainToASCII } = await vi.importActual<typeof import('node:url')>('node:url');
+
+/**
+ * canonicalEmail as it was before plain ASCII domains skipped IDNA: every domain
+ * goes through `domainToASCII`, then through the label checks. `undefined` is a refusal.
+ */
+function referenceCanonicalEmail(input: string): string | undefined {
+  if (input.length > 512) return undefined;
+  const trimmed = input.trim();
+  const at = trimmed.indexOf('@');
+  if (at <= 0 || at !== trimmed.lastIndexOf('@')) return undefined;
+  const local = trimmed.slice(0, at);
+  const domain = trimmed.slice(at + 1);
+  const dotAtom = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+  if (local.length > 64 || !dotAtom.test(local) || ROUTING_OR_ENCODED_WORD.test(local)) return undefined;
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
+  if (domain.length === 0 || /[\u0000-\u002c/:;<=>?@[\\\]^_`{|}~\u007f]/.test(domain)) return undefined;
+  const ascii = uncountedDomainToASCII(domain);
+  if (ascii.length === 0 || ascii.length > 253) return undefined;
+  const labels = ascii.split('.');
+  if (labels.length < 2) return undefined;
+  if (!labels.every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label))) return undefined;
+  if (/^[0-9]+$/.test(labels[labels.length - 1]!)) return undefined;
+  const address = `${local.toLowerCase()}@${ascii}`;
+  return address.length > 254 ? undefined : address;
+}
+
+/** canonicalEmail with its typed refusal as `undefined`; any other error fails the test. */
+function canonicalOrRefused(input: string): string | undefined {
+  try {
+    return canonicalEmail(input);
+  } catch (err) {
+    if (isInvalidEmail(err)) return undefined;
+    throw err;
+  }
+}
+
+// A domain of exactly `length` characters: labels of 63 `fill`s, then a top label of `top`s.
+function domainOfLength(length: number, fill: string, top: string): string {
+  const labels: string[] = [];
+  let left = length;
+  while (left > 64) {
+    labels.push(fill.repeat(63));
+    left -= 64;
+  }
+  labels.push(top.repeat(left));
+  return labels.join('.');
+}
+
+describe('canonicalEmail: plain ASCII domains skip IDNA with the same results', () => {
+  const a63 = 'a'.repeat(63);
+  const a64 = 'a'.repeat(64);
+  // [domain, canonical domain or undefined for a refusal, whether the fast path answers]
+  const EDGES: readonly (readonly [domain: string, canonical: string | undefined, fastPath: boolean])[] = [
+    ['example.com', 'example.com', true],
+    ['EXAMPLE.COM', 'example.com', true],
+    ['Ex-Ample.Co', 'ex-ample.co', true],
+    ['ex--ample.com', 'ex--ample.com', true],
+    ['xn-a.com', 'xn-a.com', true],
+    ['axn--b.com', 'axn--b.com', true],
+    ['123.example', '123.example', true],
+    ['0x.com', '0x.com', true],
+    ['example.0xg', 'example.0xg', true],
+    ['example.1e', 'example.1e', true],
+    [`${a63}.com`, `${a63}.com`, true],
+    [`example.${a63}`, `example.${a63}`, true],
+    [`${a63.toUpperCase()}.${a63}.${a63}.com`, `${a63}.${a63}.${a63}.com`, true],
+    // Punycode labels are decoded and checked by IDNA, whatever their case.
+    ['xn--bcher-kva.de', 'xn--bcher-kva.de', false],
+    ['XN--BCHER-KVA.DE', 'xn--bcher-kva.de', false],
+    ['Xn--bcher-kva.de', 'xn--bcher-kva.de', false],
+    ['a.xn--p1ai', 'a.xn--p1ai', false],
+    ['A.XN--P1AI', 'a.xn--p1ai', false],
+    ['xn--zz.com', undefined, false],
+    ['xn--.com', undefined, false],
+    ['xn--a.com', undefined, false],
+    // Non-ASCII is mapped by UTS #46, sometimes onto plain ASCII.
+    ['bücher.de', 'xn--bcher-kva.de', false],
+    ['\u212Aelvin.example', 'kelvin.example', false],
+    ['ſ.example', 's.example', false],
+    ['exam\u00ADple.com', 'example.com', false],
+    ['ｅｘａｍｐｌｅ．ｃｏｍ', 'example.com', false],
+    ['example。com', 'example.com', false],
+    // The URL host parser reads a decimal or 0x top label as IPv4: refused, or numeric.
+    ['example.123', undefined, false],
+    ['example.08', undefined, false],
+    ['example.0x1f', undefined, false],
+    ['example.0X1F', undefined, false],
+    ['example.0x', undefined, false],
+    ['1.2.3.4', undefined, false],
+    ['0x7f.1', undefined, false],
+    // Hyphens at either end of a label, empty labels, a trailing dot, one label, long labels.
+    ['-example.com', undefined, false],
+    ['example-.com', undefined, false],
+    ['example.-com', undefined, false],
+    ['example.com-', undefined, false],
+    ['.example.com', undefined, false],
+    ['example..com', undefined, false],
+    ['example.com.', undefined, false],
+    ['example.com..', undefined, false],
+    ['.', undefined, false],
+    ['com', undefined, false],
+    ['COM', undefined, false],
+    [`${a64}.com`, undefined, false],
+    [`example.${a64}`, undefined, false],
+    ['ex_ample.com', undefined, false],
+  ];
+
+  it.each(EDGES)('ada@%s → %s', (domain, canonical, fastPath) => {
+    const input = `ada@${domain}`;
+    idna.calls = 0;
+    expect(canonicalOrRefused(input)).toBe(canonical === undefined ? undefined : `ada@${canonical}`);
+    // The fast path makes no IDNA call; every other accepted domain makes exactly one.
+    if (fastPath) expect(idna.calls).toBe(0);
+    else if (canonical !== undefined) expect(idna.calls).toBe(1);
+    expect(canonicalOrRefused(input)).toBe(referenceCanonicalEmail(input));
+  });
+
+  it.each([
+    // 1 + 1 + 252 = 254 characters, the longest address; one more is refused.
+    ['a', 252, true],
+    ['a', 253, false],
+    ['a', 254, false],
+    ['a', 255, false],
+    [LOCAL_64, 189, true],
+    [LOCAL_64, 190, false],
+  ] as const)('%s@ and a domain of %i characters: accepted %s', (local, length, accepted) => {
+    for (const [fill, top] of [
+      ['a', 'b'],
+      ['A', 'B'],
+      ['7', 'x'],
+    ] as const) {
+      const input = `${local}@${domainOfLength(length, fill, top)}`;
+      expect(input).toHaveLength(local.length + 1 + length);
+      const expected = accepted ? input.toLowerCase() : undefined;
+      expect(canonicalOrRefused(input)).toBe(expected);
+      expect(referenceCanonicalEmail(input)).toBe(expected);
+    }
+  });
+
+  it('does not call IDNA at all for plain ASCII addresses', () => {
+    idna.calls = 0;
+    expect(canonicalEmail('flow123@example.com')).toBe('flow123@example.com');
+    expect(canonicalEmail('  Ada.Lovelace+News@Mail.EXAMPLE.co.uk ')).toBe('ada.lovelace+news@mail.example.co.uk');
+    expect(canonicalEmail(`${LOCAL_64}@${DOMAIN_189.toUpperCase()}`)).toBe(`${LOCAL_64}@${DOMAIN_189}`);
+    expect(idna.calls).toBe(0);
+  });
+
+  it('still calls IDNA for Unicode and punycode domains', () => {
+    for (const input of ['ada@bücher.de', 'ada@xn--bcher-kva.de', 'ada@example.XN--P1AI', 'ada@ｅｘａｍｐｌｅ.com', 'ada@xn--zz.com']) {
+      idna.calls = 0;
+      canonicalOrRefused(input);
+      expect(idna.calls, input).toBe(1);
+    }
+  });
+
+  // Characters a domain is made of, those IDNA maps or ignores, and those the check refuses.
+  const domainUnit = fc.oneof(
+    {
+      weight: 12,
+      arbitrary: fc.constantFrom('a', 'e', 'x', 'z', 'A', 'E', 'X', 'Z', '0', '1', '7', '9', '-', '-', '.', '.', '.'),
+    },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom('xn--', 'XN--', 'Xn--', 'xN--', '0x', '0X', 'ff', 'com', 'COM', 'xn--bcher-kva', 'xn--zz', 'xn--p1ai'),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom('ü', 'Ü', 'ß', 'ｅ', 'Ｅ', '。', '．', '\u212A', 'ſ', 'ı', 'а', '\u00AD', '①'),
+    },
+    { weight: 1, arbitrary: fc.constantFrom('_', '%', '/', ':', ' ', '@', '\u0000', '\u007f', '[') },
+  );
+  // Labels near the 63-character limit, possibly with a prefix or suffix that changes their fate.
+  const longLabel = fc
+    .tuple(
+      fc.integer({ min: 60, max: 65 }),
+      fc.constantFrom('a', 'B', '7'),
+      fc.constantFrom('', '', '-', 'xn--', '0x', 'Ü'),
+      fc.constantFrom('', '', '-'),
+    )
+    .map(([length, fill, prefix, suffix]) => `${prefix}${fill.repeat(length)}`.slice(0, length - suffix.length) + suffix);
+  const label = fc.oneof(
+    { weight: 6, arbitrary: fc.string({ unit: domainUnit, maxLength: 8 }) },
+    { weight: 1, arbitrary: longLabel },
+    { weight: 2, arbitrary: fc.constantFrom('', 'com', 'Com', '123', '0x1f', '0X', 'xn--bcher-kva', 'XN--P1AI', 'bücher') },
+  );
+  const labelledDomain = fc
+    .tuple(fc.array(label, { minLength: 1, maxLength: 5 }), fc.constantFrom('', '', '', '.', '。', '..'))
+    .map(([labels, end]) => `${labels.join('.')}${end}`);
+  // Domains of 185 to 256 characters, around both the 254-character address and the
+  // 253-character domain limits, sometimes with one character replaced.
+  const sizedDomain = fc
+    .tuple(
+      fc.integer({ min: 185, max: 256 }),
+      fc.constantFrom('a', 'B', '7'),
+      fc.constantFrom('x', 'Y', '1'),
+      fc.option(fc.tuple(fc.nat(), domainUnit)),
+    )
+    .map(([length, fill, top, change]) => {
+      const domain = domainOfLength(length, fill, top);
+      if (change === null) return domain;
+      const [where, unit] = change;
+      const i = where % domain.length;
+      return `${domain.slice(0, i)}${unit}${domain.slice(i + 1)}`;
+    });
+  const domain = fc.oneof(
+    { weight: 4, arbitrary: labelledDomain },
+    { weight: 2, arbitrary: fc.string({ unit: domainUnit, maxLength: 30 }) },
+    { weight: 1, arbitrary: sizedDomain },
+  );
+  const local = fc.constantFrom('a', 'ada', 'Ada.Lovelace', 'flow+123', LOCAL_64);
+
+  it('on random domains: the same canonical address or the same refusal as IDNA for every domain', () => {
+    fc.assert(
+      fc.property(local, domain, fc.constantFrom('', ' '), (l, d, pad) => {
+        const input = `${pad}${l}@${d}${pad}`;
+        expect(canonicalOrRefused(input), JSON.stringify(input)).toBe(referenceCanonicalEmail(input));
+      }),
+      { numRuns: 20_000 },
     );
   });
 });
