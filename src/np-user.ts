@@ -144,8 +144,10 @@ export class NpUser implements NpUserApi {
     const expiresAt = this.#now() + ttlMs;
     // A refused address gets a record all the same, of a digest no code has:
     // the store does the same work, and nothing the store holds tells.
-    const digest = allowed ? this.#codeDigest(address, code) : keyedHash(this.#keys.codeDigest, 'refused', randomId(16));
-    const stored = serializeCodeRecord({ codeId: randomId(12), expiresAt, digest });
+    const digestText = allowed
+      ? keyedHashText(this.#keys.codeDigest, o.audience, address, code)
+      : keyedHashText(this.#keys.codeDigest, 'refused', randomId(16));
+    const stored = serializeCodeRecord({ codeId: randomId(12), expiresAt, digestText });
 
     const cooldown = o.resendCooldownSeconds > 0;
     const limits = [addressLock(keys.failures, o.maxFailuresPerDay, 'rate.limited')];
@@ -540,6 +542,7 @@ export class NpUser implements NpUserApi {
     return now;
   }
 
+  /** The digest a code record holds (requestCode writes the same HMAC as base64url). */
   #codeDigest(address: string, code: string): Buffer {
     return keyedHash(this.#keys.codeDigest, this.#options.audience, address, code);
   }

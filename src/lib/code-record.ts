@@ -25,9 +25,13 @@ const COUNTER = /^[0-9]{1,15}$/;
  */
 export const NO_CODE_RECORD = `${VERSION}.${'-'.repeat(16)}.0.${'A'.repeat(43)}`;
 
-/** @internal */
-export function serializeCodeRecord(record: CodeRecord): string {
-  return `${VERSION}.${record.codeId}.${record.expiresAt}.${record.digest.toString('base64url')}`;
+/**
+ * The stored form of a record whose digest is given as base64url (as
+ * `keyedHashText` makes it: no Buffer in between).
+ * @internal
+ */
+export function serializeCodeRecord(record: Omit<CodeRecord, 'digest'> & { readonly digestText: string }): string {
+  return `${VERSION}.${record.codeId}.${record.expiresAt}.${record.digestText}`;
 }
 
 /**

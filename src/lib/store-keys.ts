@@ -1,4 +1,4 @@
-import { keyedHash } from './keys.js';
+import { keyedHashText } from './keys.js';
 
 /**
  * The store keys of one address. Every key is `{tag}:kind`, where the tag is
@@ -38,7 +38,7 @@ export interface SubjectKeys {
 }
 
 function tag(storeKey: Buffer, kind: string, audience: string, value: string): string {
-  return `{${keyedHash(storeKey, kind, audience, value).toString('base64url')}}`;
+  return `{${keyedHashText(storeKey, kind, audience, value)}}`;
 }
 
 /** @internal */
@@ -64,7 +64,7 @@ export function subjectKeys(storeKey: Buffer, audience: string, subject: string)
   const t = tag(storeKey, 'subject', audience, subject);
   return {
     // The id is hashed too: keys stay one shape whatever a token's `jti` looks like.
-    revokedToken: (tokenId) => `${t}:revoked:${keyedHash(storeKey, 'jti', tokenId).toString('base64url')}`,
+    revokedToken: (tokenId) => `${t}:revoked:${keyedHashText(storeKey, 'jti', tokenId)}`,
     revokedBefore: `${t}:revoked-before`,
   };
 }
