@@ -216,10 +216,10 @@ function varint(n: number): string {
 
 /** Where one key lives: its Map, its group's key in it, and its encoded kind. */
 interface Place {
-  readonly groups: Map<string, string>;
-  readonly group: string;
+  groups: Map<string, string>;
+  group: string;
   /** The whole key, for a key of a tagged group; undefined for a plain one (its own group). */
-  readonly key: string | undefined;
+  key: string | undefined;
   /** Its encoded kind, once {@link kindOf} has made it: a read of a group that does not exist never needs it. */
   kind: string | undefined;
 }
@@ -368,7 +368,12 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
   let lastPrefix = '';
   let lastTag = '';
 
-  function place(key: string): Place {
+  /**
+   * Where `key` lives, in `into` when given (a transaction reuses one for all
+   * its steps, since it is done with a step's place before the next) or in a
+   * new object.
+   */
+  function place(key: string, into?: Place): Place {
     let tag: string | undefined;
     // Slice and compare rather than `startsWith`: keys are usually ropes (`${tag}:code`), and
     // `startsWith` on a rope takes V8's slow path, at about three times the cost.
@@ -377,11 +382,26 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
       tag = lastTag;
     } else {
       tag = tagOf(key);
-      if (tag === undefined) return { groups: plain, group: key, key: undefined, kind: NO_KIND };
+      if (tag === undefined) return placed(into, plain, key, undefined, NO_KIND);
       lastPrefix = prefix;
       lastTag = tag;
     }
-    return { groups: tagged, group: tag, key, kind: undefined };
+    return placed(into, tagged, tag, key, undefined);
+  }
+
+  function placed(
+    into: Place | undefined,
+    groups: Map<string, string>,
+    group: string,
+    key: string | undefined,
+    kind: string | undefined,
+  ): Place {
+    if (into === undefined) return { groups, group, key, kind };
+    into.groups = groups;
+    into.group = group;
+    into.key = key;
+    into.kind = kind;
+    return into;
   }
 
   /** The live entry at `where`, or undefined. Never changes the store. */
@@ -521,22 +541,23 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     }
     if (writes === 0) return;
     // What each group holds now: a sweep may have dropped some of its expired records.
-    let before = (group: Touched) => group.before;
+    let swept = false;
     if (held + added > maxEntries && at - lastSweep >= SWEEP_INTERVAL_MS) {
       sweep(at);
-      before = (group) => countRecords(group.groups.get(group.key) ?? '');
+      swept = true;
       added = 0;
-      for (const group of touched) if (group.dirty) added += group.kept - before(group);
+      for (const group of touched) if (group.dirty) added += group.kept - countRecords(group.groups.get(group.key) ?? '');
     }
     if (held + added > maxEntries) throw new Error(`npuser: ${WHO} is full (${maxEntries} entries)`);
     for (const group of touched) {
       if (!group.dirty) continue;
       const { groups, key, kept, text } = group;
-      const had = before(group);
+      const had = swept ? countRecords(groups.get(key) ?? '') : group.before;
       held += kept - had;
       if (kept === 0) groups.delete(key);
-      // A new group keeps its own copy of the key (the caller's string may be a slice of a larger one).
-      else if (had === 0 && !groups.has(key)) groups.set(groups === plain ? flatCopy(key) : key, text);
+      // A new plain group keeps its own copy of the key (the caller's string may be a slice of a
+      // larger one); a tag is always a string of the store's own making.
+      else if (groups === plain && had === 0 && !groups.has(key)) groups.set(flatCopy(key), text);
       else groups.set(key, text);
     }
   }
@@ -550,6 +571,9 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     touched.push(group);
     return group;
   }
+
+  // The place of the step a transaction is running: one object for every step of every transaction.
+  const stepPlace: Place = { groups: tagged, group: '', key: undefined, kind: undefined };
 
   /** Give the record of `where` in `group` a value and an expiry: in its own place, or last in the group. */
   function write(group: Touched, where: Place, record: Rec | undefined, value: string | undefined, expiresAt: number): void {
@@ -573,8 +597,10 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     const touched: Touched[] = [];
     const results: StoreStepResult[] = [];
     for (const step of steps) {
-      const where = place(step.key);
-      const group = touch(touched, where);
+      const where = place(step.key, stepPlace);
+      // The keys of one transaction nearly always share one group: the last step's, found without a search.
+      const last = touched[touched.length - 1];
+      const group = last !== undefined && last.groups === where.groups && last.key === where.group ? last : touch(touched, where);
       let record: Rec | undefined;
       if (group.records.length > 0) {
         const kind = kindOf(where);
