@@ -118,6 +118,9 @@ for (const line of lines) {
   const redis = /^redis: (.*)$/.exec(line.name);
   if (redis && line.opsPerSec !== undefined) ratio(line.name, `memory: ${redis[1] ?? ''}`, 1 / cost(`memory: ${redis[1] ?? ''}`));
 }
+// The HTTP layer against the bare node:http handler of the same run: reported, with no target.
+const HTTP_CEILING = 'bare node:http (ceiling)';
+ratio('npuser serve: POST /v1/validate-token', HTTP_CEILING, 1 / cost(HTTP_CEILING));
 
 const fmt = (/** @type {number} */ n) => (Number.isFinite(n) ? (n >= 100 ? String(Math.round(n)) : n.toFixed(2)) : '–');
 const verdict = (/** @type {number} */ value, /** @type {[string, number] | undefined} */ target) =>

@@ -61,39 +61,91 @@ export async function readBody(
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * Where the Node.js adapter's requests hand over their body without a web
+ * stream: `request[BODY_SOURCE]()` gives a {@link BodySource} once, or
+ * `undefined` when the body is to be read from `request.body`.
+ * @internal
+ *
+ * @example
+ * ```ts
+ * import { BODY_SOURCE, type BodySource } from '../../../src/http/body.js';
+ * const source = (request as { [BODY_SOURCE]?: () => BodySource | undefined })[BODY_SOURCE]?.();
+ * ```
+ */
+export const BODY_SOURCE: unique symbol = Symbol('npuser body source');
+
+/**
+ * Feeds `onChunk` the body's chunks in order until it returns `false` (the
+ * reader has had enough; the rest is the source's to drop) or the body
+ * ends; rejects when the body breaks off.
+ * @internal
+ *
+ * @example
+ * ```ts
+ * import type { BodySource } from '../../../src/http/body.js';
+ * const bytes = new TextEncoder().encode('{"token":"…"}');
+ * const whole: BodySource = (onChunk) => {
+ *   onChunk(bytes);
+ *   return Promise.resolve();
+ * };
+ * ```
+ */
+export type BodySource = (onChunk: (chunk: Uint8Array) => boolean) => Promise<void>;
+
+// Stateless between whole decodes: one for every request.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 async function readText(request: Request, maxBytes: number): Promise<string> {
-  const body = request.body;
-  if (body === null) return '';
-  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
+  // The one limit, whichever way the bytes come: nothing past maxBytes is kept.
+  const onChunk = (chunk: Uint8Array): boolean => {
+    size += chunk.byteLength;
+    if (size > maxBytes) return false;
+    chunks.push(chunk);
+    return true;
+  };
+  const source = (request as { [BODY_SOURCE]?: () => BodySource | undefined })[BODY_SOURCE]?.();
+  const reading = source === undefined ? readStream(request.body, onChunk) : source(onChunk);
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) throw new NpUserError('ERR_NPUSER_PAYLOAD_TOO_LARGE');
-      chunks.push(value);
-    }
-  } catch (err) {
-    if (err instanceof NpUserError) throw err;
+    await reading;
+  } catch {
     // A stream that broke off (the client went away) is a bad request, not a server error.
     throw new NpUserError('ERR_NPUSER_BAD_REQUEST');
-  } finally {
-    // Whatever is left is never read: cancel, so the connection can be closed or reused.
-    reader.cancel().catch(() => undefined);
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
+  if (size > maxBytes) throw new NpUserError('ERR_NPUSER_PAYLOAD_TOO_LARGE');
+  let bytes = chunks[0] ?? new Uint8Array(0);
+  if (chunks.length > 1) {
+    bytes = new Uint8Array(size);
+    let offset = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
     throw new NpUserError('ERR_NPUSER_BAD_REQUEST');
   }
+}
+
+/** A web stream as a {@link BodySource} would feed it; a locked stream throws here, before any reading. */
+function readStream(body: ReadableStream<Uint8Array> | null, onChunk: (chunk: Uint8Array) => boolean): Promise<void> {
+  if (body === null) return Promise.resolve();
+  const reader = body.getReader();
+  return (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || !onChunk(value)) return;
+      }
+    } finally {
+      // Whatever is left is never read: cancel, so the connection can be closed or reused.
+      reader.cancel().catch(() => undefined);
+    }
+  })();
 }
 
 function parseForm(text: string): Record<string, unknown> {

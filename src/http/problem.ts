@@ -1,4 +1,5 @@
 import { type NpUserErrorCode, isNpUserError } from '../errors.js';
+import { textResponse } from './response.js';
 
 /**
  * The HTTP status of each error code, as both HTTP surfaces answer it (RFC
@@ -180,6 +181,8 @@ export interface ProblemOptions {
   readonly retryAfterSeconds?: number | undefined;
   /** Further headers: `Allow` for a 405, `WWW-Authenticate` for a 401, CORS, … */
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /** The request answered, when there is one: the Node.js adapter writes its own requests' answers without a body stream. */
+  readonly request?: Request | undefined;
 }
 
 /**
@@ -235,7 +238,7 @@ export function problemResponse(code: NpUserErrorCode, options: ProblemOptions):
     ...(code === 'ERR_NPUSER_UNAUTHENTICATED' ? { 'www-authenticate': 'Bearer realm="npuser"' } : {}),
     ...options.headers,
   };
-  return new Response(JSON.stringify(body), { status, headers });
+  return textResponse(options.request, JSON.stringify(body), { status, headers });
 }
 
 /**

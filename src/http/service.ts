@@ -26,6 +26,7 @@ import {
   unseal,
   type AppServiceKeys,
 } from './service-keys.js';
+import { textResponse } from './response.js';
 import { serviceOpenApi } from './service-openapi.js';
 import { BODY_FIELDS, type ServiceOperation, type ServiceRoute, SERVICE_ROUTES, pathPattern } from './service-routes.js';
 
@@ -227,7 +228,7 @@ export function createService(config: ServiceConfig): Service {
   const now = (): number => resolved.now();
 
   function answer(exchange: Exchange, status: number, body: unknown, headers: Record<string, string> = {}): Response {
-    return new Response(body === undefined ? null : JSON.stringify(body), {
+    return textResponse(exchange.request, body === undefined ? null : JSON.stringify(body), {
       status,
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
@@ -429,7 +430,10 @@ export function createService(config: ServiceConfig): Service {
     const tags = exchange.request.headers.get('if-none-match');
     if (tags !== null && tags.split(',').some((t) => t.trim() === keySet.etag || t.trim() === '*'))
       return new Response(null, { status: 304, headers });
-    return new Response(keySet.body, { status: 200, headers: { ...headers, 'content-type': 'application/jwk-set+json' } });
+    return textResponse(exchange.request, keySet.body, {
+      status: 200,
+      headers: { ...headers, 'content-type': 'application/jwk-set+json' },
+    });
   }
 
   async function readyz(exchange: Exchange): Promise<Response> {
@@ -453,7 +457,7 @@ export function createService(config: ServiceConfig): Service {
       healthz: (exchange) => answer(exchange, 200, { status: 'ok' }),
       readyz,
       openapi: (exchange) =>
-        new Response(openapiBody, {
+        textResponse(exchange.request, openapiBody, {
           status: 200,
           headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-request-id': exchange.requestId },
         }),
@@ -514,6 +518,7 @@ export function createService(config: ServiceConfig): Service {
         locale: exchange.locale,
         retryAfterSeconds: wait,
         headers: exchange.headers,
+        request,
       });
     }
     const log = resolved.onAccess;

@@ -5,6 +5,7 @@ import { fields, readBody } from './body.js';
 import { clientKeyOf, connectionAddress, forwardedAddress } from './client-address.js';
 import { COOKIE_NAME, clearCookie, readCookie, setCookie } from './cookies.js';
 import { PROBLEM_STATUS, type ProblemLocale, negotiateLocale, newRequestId, problemResponse, problemTitle } from './problem.js';
+import { textResponse } from './response.js';
 
 const WHO = 'createSignInHandler';
 
@@ -388,7 +389,7 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
   const json = (x: Exchange, body: unknown, cookies: readonly string[] = []): Response => {
     const headers = baseHeaders(x, cookies);
     headers.set('content-type', 'application/json; charset=utf-8');
-    return new Response(JSON.stringify(body), { status: 200, headers });
+    return textResponse(x.request, JSON.stringify(body), { status: 200, headers });
   };
 
   const redirect = (x: Exchange, location: string, cookies: readonly string[] = []): Response => {
@@ -407,6 +408,7 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
       locale: x.locale,
       retryAfterSeconds: extra.retryAfterSeconds,
       headers: extra.headers,
+      request: x.request,
     });
     for (const cookie of extra.cookies ?? []) response.headers.append('set-cookie', cookie);
     return response;

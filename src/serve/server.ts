@@ -1,5 +1,5 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { Readable } from 'node:stream';
+import { type IncomingMessage, type Server, createServer } from 'node:http';
+import { discardUnread, lazyRequest, writeResponse } from '../http/node.js';
 import { createService, type Service } from '../http/service.js';
 import type { ServiceAppInfo } from '../http/service-config.js';
 import { consoleMailer } from '../mailers/console.js';
@@ -34,6 +34,9 @@ export interface RunningServer {
 interface Closeable {
   close(): Promise<void> | void;
 }
+
+// While draining, every answer says the connection ends with it.
+const CLOSE: Readonly<Record<string, string>> = { connection: 'close' };
 
 // Fail fast while Redis is away (docs/scaling-with-redis.md): a refusal now
 // beats a request that hangs, and nothing npuser gave up on is replayed later.
@@ -130,32 +133,52 @@ async function buildMailer(
   };
 }
 
+// The host is the caller's to claim: the service reads only the path.
+const ORIGIN = 'http://npuser.local';
+
+/** The service's `Request`: method, the path on a fixed origin, the headers as Node.js joined them, the body read from the socket when asked for. */
 function requestOf(req: IncomingMessage): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) headers.append(name, one);
+    if (typeof value === 'string') headers.append(name, value);
+    else for (const one of value) headers.append(name, one);
   }
   const method = req.method ?? 'GET';
   const hasBody = method !== 'GET' && method !== 'HEAD';
-  // The host is the caller's to claim: the service reads only the path.
-  const url = new URL(req.url ?? '/', 'http://npuser.local');
-  return new Request(url, {
-    method,
-    headers,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-  });
+  const url = new URL(req.url ?? '/', ORIGIN);
+  return lazyRequest(req, url.href, method, headers, hasBody ? 'stream' : undefined);
 }
 
-async function writeResponse(res: ServerResponse, response: Response, close: boolean): Promise<void> {
-  const headers: Record<string, string> = {};
-  response.headers.forEach((value, name) => {
-    headers[name] = value;
-  });
-  if (close) headers.connection = 'close';
-  const body = response.body === null ? undefined : Buffer.from(await response.arrayBuffer());
-  res.writeHead(response.status, headers);
-  res.end(body);
+/** Above this, gathered log lines are written at once rather than at the end of the turn. */
+const LOG_BATCH_CHARS = 64 * 1024;
+
+/**
+ * Lines for `write`, gathered and written once per turn of the event loop:
+ * a write to a pipe is synchronous in Node.js and costs more than answering
+ * a request, so many requests share one. `flush()` writes what is gathered now.
+ */
+function lineBatcher(write: (text: string) => void): { add(line: string): void; flush(): void } {
+  let pending = '';
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
+    write(text);
+  };
+  return {
+    add(line) {
+      pending += line;
+      if (pending.length > LOG_BATCH_CHARS) flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    flush,
+  };
 }
 
 /**
@@ -164,7 +187,10 @@ async function writeResponse(res: ServerResponse, response: Response, close: boo
  * @internal
  */
 export async function startServer(plan: ServePlan, output: ServeOutput): Promise<RunningServer> {
+  const lines = lineBatcher(output.out);
   const log = (entry: Record<string, unknown>) => {
+    // The server's own events go out at once, after the access lines before them.
+    lines.flush();
     output.out(`${JSON.stringify({ ts: new Date().toISOString(), ...entry })}\n`);
   };
   const { mailer, close: closeMailer } = await buildMailer(plan, output);
@@ -176,7 +202,7 @@ export async function startServer(plan: ServePlan, output: ServeOutput): Promise
       ...(store === undefined ? {} : { store }),
       mailer,
       onAccess: (entry) => {
-        output.out(`${JSON.stringify(entry)}\n`);
+        lines.add(`${JSON.stringify(entry)}\n`);
       },
     });
   } catch (err) {
@@ -207,7 +233,11 @@ export async function startServer(plan: ServePlan, output: ServeOutput): Promise
         return;
       }
       service(request)
-        .then((response) => writeResponse(res, response, draining))
+        .then((response) => {
+          // A body the service never read (a 404, a 401) is drained, so the connection can serve the next request.
+          discardUnread(request);
+          return writeResponse(res, response, draining ? CLOSE : undefined);
+        })
         .catch(() => {
           if (!res.headersSent) res.writeHead(500, { connection: 'close' });
           res.end();
