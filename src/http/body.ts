@@ -66,12 +66,6 @@ export async function readBody(
  * stream: `request[BODY_SOURCE]()` gives a {@link BodySource} once, or
  * `undefined` when the body is to be read from `request.body`.
  * @internal
- *
- * @example
- * ```ts
- * import { BODY_SOURCE, type BodySource } from '../../../src/http/body.js';
- * const source = (request as { [BODY_SOURCE]?: () => BodySource | undefined })[BODY_SOURCE]?.();
- * ```
  */
 export const BODY_SOURCE: unique symbol = Symbol('npuser body source');
 
@@ -80,16 +74,6 @@ export const BODY_SOURCE: unique symbol = Symbol('npuser body source');
  * reader has had enough; the rest is the source's to drop) or the body
  * ends; rejects when the body breaks off.
  * @internal
- *
- * @example
- * ```ts
- * import type { BodySource } from '../../../src/http/body.js';
- * const bytes = new TextEncoder().encode('{"token":"…"}');
- * const whole: BodySource = (onChunk) => {
- *   onChunk(bytes);
- *   return Promise.resolve();
- * };
- * ```
  */
 export type BodySource = (onChunk: (chunk: Uint8Array) => boolean) => Promise<void>;
 

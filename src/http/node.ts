@@ -291,16 +291,6 @@ for (const key of Reflect.ownKeys(Request.prototype)) {
  * IncomingMessage (`'stream'`) or from bytes a parser left.
  * @throws NpUserError `ERR_NPUSER_BAD_REQUEST` for a method the platform's `Request` refuses.
  * @internal
- *
- * @example
- * ```ts
- * import { createServer } from 'node:http';
- * import { lazyRequest } from '../../../src/http/node.js';
- * createServer((req, res) => {
- *   const request = lazyRequest(req, new URL(req.url ?? '/', 'http://localhost').href, req.method ?? 'GET', new Headers(), undefined);
- *   res.end(request.method);
- * });
- * ```
  */
 export function lazyRequest(
   req: IncomingMessage,
@@ -317,17 +307,6 @@ export function lazyRequest(
  * Drop what is left of a body nobody read (capped at MAX_DRAIN_BYTES), so a
  * kept-alive connection can serve its next request.
  * @internal
- *
- * @example
- * ```ts
- * import { createServer } from 'node:http';
- * import { discardUnread, nodeRequest, writeResponse } from '../../../src/http/node.js';
- * createServer((req, res) => {
- *   const request = nodeRequest(req);
- *   discardUnread(request); // answered without reading the body
- *   void writeResponse(res, new Response(null, { status: 404 }));
- * });
- * ```
  */
 export function discardUnread(request: Request): void {
   if (!(request instanceof LazyRequest)) {

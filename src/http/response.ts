@@ -17,12 +17,6 @@
  * Marks a `Request` made by the Node.js adapter, which writes a
  * {@link StringResponse}'s text itself.
  * @internal
- *
- * @example
- * ```ts
- * import { NODE_REQUEST } from '../../../src/http/response.js';
- * const fromTheAdapter = (request: Request): boolean => NODE_REQUEST in request;
- * ```
  */
 export const NODE_REQUEST: unique symbol = Symbol('npuser node request');
 
@@ -31,13 +25,6 @@ export const NODE_REQUEST: unique symbol = Symbol('npuser node request');
  * body method behave as a plain `Response`'s; the stream is made on first
  * use of the body, and never when the Node.js adapter writes the text.
  * @internal
- *
- * @example
- * ```ts
- * import { StringResponse } from '../../../src/http/response.js';
- * const response = new StringResponse('{"status":"ok"}', { status: 200, headers: { 'content-type': 'application/json' } });
- * const text = StringResponse.take(response); // '{"status":"ok"}', for a writer that sends it itself
- * ```
  */
 export class StringResponse extends Response {
   #text: string | undefined;
@@ -124,13 +111,6 @@ export class StringResponse extends Response {
  * {@link StringResponse} when the Node.js adapter made the request and will
  * write it, a plain `Response` otherwise.
  * @internal
- *
- * @example
- * ```ts
- * import { textResponse } from '../../../src/http/response.js';
- * const answer = (request: Request): Response =>
- *   textResponse(request, JSON.stringify({ status: 'ok' }), { status: 200, headers: { 'content-type': 'application/json' } });
- * ```
  */
 export function textResponse(request: Request | undefined, text: string | null, init: ResponseInit): Response {
   if (text === null || request === undefined || !(NODE_REQUEST in request)) return new Response(text, init);
