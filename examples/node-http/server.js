@@ -23,39 +23,21 @@ async function app(req, res) {
   if (path === '/account') {
     const session = await signIn.getSession(req);
     if (!session) return send(res, 303, '', { location: '/' });
-    return send(
-      res,
-      200,
-      `<h1>Your account</h1><p>Signed in as <code>${session.subject}</code>.</p>
-      <form method="post" action="/auth/sign-out"><button>Sign out</button></form>`,
-      session.setCookie ? { 'set-cookie': session.setCookie } : {},
-    );
+    return send(res, 200, `<h1>Your account</h1><p>Signed in as <code>${session.subject}</code>.</p>
+      <form method="post" action="/auth/sign-out"><button>Sign out</button></form>`, session.setCookie ? { 'set-cookie': session.setCookie } : {});
   }
   if (path !== '/') return send(res, 404, '<h1>Not found</h1>');
   const state = signIn.getPageState(req);
-  return send(
-    res,
-    200,
-    `<h1>Sign in</h1>${state.error ? `<p role="alert">${state.error.title}</p>` : ''}
-    ${
-      state.step === 'code'
-        ? `<form method="post" action="/auth/verify"><p>We sent a code to ${esc(state.email)}.</p>
+  return send(res, 200, `<h1>Sign in</h1>${state.error ? `<p role="alert">${state.error.title}</p>` : ''}
+    ${state.step === 'code' ? `<form method="post" action="/auth/verify"><p>We sent a code to ${esc(state.email)}.</p>
       <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required></label>
-      <button>Sign in</button></form>`
-        : ''
-    }
+      <button>Sign in</button></form>` : ''}
     <form method="post" action="/auth/code"><label>Email <input name="email" type="email" autocomplete="email"
-      value="${esc(state.email ?? '')}" required></label> <button>${state.step === 'code' ? 'Send a new code' : 'Email me a code'}</button></form>`,
-  );
+      value="${esc(state.email ?? '')}" required></label> <button>${state.step === 'code' ? 'Send a new code' : 'Email me a code'}</button></form>`);
 }
 
 const port = Number(process.env.PORT || 3000);
 createServer((req, res) => {
   if (req.url?.startsWith('/auth/')) auth(req, res);
-  else
-    app(req, res).catch(() => {
-      send(res, 500, '<h1>Something went wrong</h1>');
-    });
-}).listen(port, '127.0.0.1', () => {
-  console.log(`node:http example: http://localhost:${port}`);
-});
+  else app(req, res).catch(() => { send(res, 500, '<h1>Something went wrong</h1>'); });
+}).listen(port, '127.0.0.1', () => { console.log(`node:http example: http://localhost:${port}`); });

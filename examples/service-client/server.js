@@ -18,18 +18,12 @@ const page = (body) => `<!doctype html><html lang="en"><meta charset="utf-8"><ti
 
 app.get('/', (req, res) => {
   const state = signIn.getPageState(req);
-  res.send(
-    page(`<h1>Sign in</h1>${state.error ? `<p role="alert">${state.error.title}</p>` : ''}
-    ${
-      state.step === 'code'
-        ? `<form method="post" action="/auth/verify"><p>We sent a code to ${esc(state.email)}.</p>
+  res.send(page(`<h1>Sign in</h1>${state.error ? `<p role="alert">${state.error.title}</p>` : ''}
+    ${state.step === 'code' ? `<form method="post" action="/auth/verify"><p>We sent a code to ${esc(state.email)}.</p>
       <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required></label>
-      <button>Sign in</button></form>`
-        : ''
-    }
+      <button>Sign in</button></form>` : ''}
     <form method="post" action="/auth/code"><label>Email <input name="email" type="email" autocomplete="email"
-      value="${esc(state.email ?? '')}" required></label> <button>${state.step === 'code' ? 'Send a new code' : 'Email me a code'}</button></form>`),
-  );
+      value="${esc(state.email ?? '')}" required></label> <button>${state.step === 'code' ? 'Send a new code' : 'Email me a code'}</button></form>`));
 });
 
 app.get('/account', async (req, res) => {
@@ -38,10 +32,8 @@ app.get('/account', async (req, res) => {
     res.redirect('/');
     return;
   }
-  res.send(
-    page(`<h1>Your account</h1><p>Signed in as <code>${session.subject}</code>.</p>
-    <form method="post" action="/auth/sign-out"><button>Sign out</button></form>`),
-  );
+  res.send(page(`<h1>Your account</h1><p>Signed in as <code>${session.subject}</code>.</p>
+    <form method="post" action="/auth/sign-out"><button>Sign out</button></form>`));
 });
 
 const port = Number(process.env.PORT || 3000);
