@@ -5,7 +5,7 @@
 // (bench/redis.js, skipped without a Redis on 127.0.0.1) and the HTTP layer
 // (bench/http.js, when it exists). Prints each part's JSON lines as they come,
 // then one table: each npuser figure as its ratio to its baseline, measured in
-// the same run, and the issue's targets. bench/README.md explains every figure.
+// the same run, and npuser's performance targets. bench/README.md explains every figure.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -86,7 +86,7 @@ const FLOW_WITH_STORE = {
   'memoryCodeStore: requestCode transaction': 1,
   'memoryCodeStore: verifyCode transactions': 1,
 };
-// The issue's figure for a popular peer's email-OTP send and sign-in, in memory, one user (not installed here).
+// A figure measured on this kind of machine for a popular peer's email-OTP send and sign-in, in memory, one user (the peer is not installed here).
 const PEER_OPS_PER_SEC = 1600;
 
 /**
@@ -113,7 +113,7 @@ ratio('requestCode', 'its primitives', sumOf(PRIMITIVES.requestCode));
 ratio('verifyCode', 'its primitives', sumOf(PRIMITIVES.verifyCode));
 ratio('requestCode + verifyCode', 'its primitives (store steps as Map set/get)', sumOf(FLOW), ['≥', 0.5]);
 ratio('requestCode + verifyCode', 'its primitives (store steps as the memory store runs them)', sumOf(FLOW_WITH_STORE), ['≥', 0.5]);
-ratio('requestCode + verifyCode', `the peer's ${PEER_OPS_PER_SEC} ops/s (issue's figure)`, PEER_OPS_PER_SEC, ['≥', 10]);
+ratio('requestCode + verifyCode', `the peer's ${PEER_OPS_PER_SEC} ops/s (a figure, not measured here)`, PEER_OPS_PER_SEC, ['≥', 10]);
 for (const line of lines) {
   const redis = /^redis: (.*)$/.exec(line.name);
   if (redis && line.opsPerSec !== undefined) ratio(line.name, `memory: ${redis[1] ?? ''}`, 1 / cost(`memory: ${redis[1] ?? ''}`));

@@ -144,9 +144,7 @@ export class NpUser implements NpUserApi {
     const expiresAt = this.#now() + ttlMs;
     // A refused address gets a record all the same, of a digest no code has:
     // the store does the same work, and nothing the store holds tells.
-    const digestText = allowed
-      ? keyedHashText(this.#keys.codeDigest, o.audience, address, code)
-      : keyedHashText(this.#keys.codeDigest, 'refused', randomId(16));
+    const digestText = allowed ? this.#codeDigestText(address, code) : keyedHashText(this.#keys.codeDigest, 'refused', randomId(16));
     const stored = serializeCodeRecord({ codeId: randomId(12), expiresAt, digestText });
 
     const cooldown = o.resendCooldownSeconds > 0;
@@ -542,7 +540,12 @@ export class NpUser implements NpUserApi {
     return now;
   }
 
-  /** The digest a code record holds (requestCode writes the same HMAC as base64url). */
+  /** The keyed digest of (app, address, code), as a code record holds it. */
+  #codeDigestText(address: string, code: string): string {
+    return keyedHashText(this.#keys.codeDigest, this.#options.audience, address, code);
+  }
+
+  /** The same digest as {@link #codeDigestText}, as bytes to compare with a record's. */
   #codeDigest(address: string, code: string): Buffer {
     return keyedHash(this.#keys.codeDigest, this.#options.audience, address, code);
   }

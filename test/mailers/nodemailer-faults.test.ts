@@ -52,7 +52,7 @@ const trusted = (port = server.port, extra: Record<string, unknown> = {}) =>
   createTransport({ host: SMTP_HOST, port, requireTLS: true, tls: { ca: server.ca }, ...extra });
 
 /**
- * Request a code through a failing mailer and check everything the issue asks:
+ * Request a code through a failing mailer and check every promise of a failed send:
  * the typed error, a clean cause, the code gone, nothing printed. Returns the cause.
  */
 async function failsClosed({ np, store }: Flow): Promise<Error> {
