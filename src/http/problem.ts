@@ -193,7 +193,7 @@ export interface ProblemOptions {
  * import type { ProblemDetails } from 'npuser/http';
  * const response = await fetch('https://auth.example.com/v1/request-code', { method: 'POST' });
  * const problem = (await response.json()) as ProblemDetails;
- * if (problem.code === 'ERR_NPUSER_RATE_LIMITED') console.log(`try again in ${problem.retryAfterSeconds} s`);
+ * const waitSeconds = problem.code === 'ERR_NPUSER_RATE_LIMITED' ? problem.retryAfterSeconds : undefined;
  * ```
  */
 export interface ProblemDetails {

@@ -9,24 +9,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fastifySignIn, toNodeHandler } from 'npuser/http';
 import { EMAIL } from '../support/helpers.js';
 import { handlerSetup, type HandlerSetup } from './support.js';
+import { listenOnLoopback } from '../support/loopback.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
+/** The base URL of `server`, listening on loopback until the test ends. */
 async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return `http://127.0.0.1:${await listenOnLoopback(server)}`;
 }
 
 function form(base: string, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {

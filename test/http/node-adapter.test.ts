@@ -1,31 +1,12 @@
 // toNodeHandler's own ways in and out, on node:http on 127.0.0.1: the request body read straight from the
 // IncomingMessage (chunked, cut off, over the limit, read already by a middleware), the Request a handler
 // gets behaving as a Request, and answers written as strings, streamed, or with their length.
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { toNodeHandler, type NodeFetchHandler } from 'npuser/http';
 import { serviceSetup } from '../support/service.js';
-
-const closers: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  await Promise.all(closers.splice(0).map((close) => close()));
-});
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  closers.push(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => {
-          resolve();
-        });
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+import { listenOnLoopback } from '../support/loopback.js';
 
 interface Answer {
   status: number;
@@ -62,7 +43,7 @@ const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms));
 describe('toNodeHandler: the request body, straight from the IncomingMessage', () => {
   it('reads a chunked body that comes in pieces', async () => {
     const s = serviceSetup();
-    const port = await listen(createServer(toNodeHandler(s.service)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(s.service)));
     const body = JSON.stringify({ email: 'ada@example.com' });
     const answer = await exchange(
       port,
@@ -84,7 +65,7 @@ describe('toNodeHandler: the request body, straight from the IncomingMessage', (
 
   it('refuses a body over the limit with a 413 as soon as the limit is passed, while the client is still sending', async () => {
     const s = serviceSetup();
-    const port = await listen(createServer(toNodeHandler(s.service)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(s.service)));
     let stillSending = true;
     const answer = await exchange(
       port,
@@ -106,7 +87,7 @@ describe('toNodeHandler: the request body, straight from the IncomingMessage', (
 
   it('a client that goes away mid-body is a 400 in the log, and the server goes on serving', async () => {
     const s = serviceSetup();
-    const port = await listen(createServer(toNodeHandler(s.service)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(s.service)));
     await new Promise<void>((resolve) => {
       const req = httpRequest({
         host: '127.0.0.1',
@@ -137,7 +118,7 @@ describe('toNodeHandler: the request body, straight from the IncomingMessage', (
       });
     });
     app.use(toNodeHandler(s.service));
-    const port = await listen(createServer(app));
+    const port = await listenOnLoopback(createServer(app));
     const answer = await exchange(
       port,
       { path: '/v1/request-code', headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': 'application/json' } },
@@ -153,7 +134,7 @@ describe('toNodeHandler: the request body, straight from the IncomingMessage', (
       seen.push({ method: request.method, body: request.body });
       return new Response('{"ok":true}', { headers: { 'content-type': 'application/json' } });
     };
-    const port = await listen(createServer(toNodeHandler(handler)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(handler)));
     const get = await exchange(port, { method: 'GET', path: '/x' });
     const head = await exchange(port, { method: 'HEAD', path: '/x' });
     expect(seen).toEqual([
@@ -183,7 +164,7 @@ describe('toNodeHandler: the Request a handler gets', () => {
       });
       return new Response(null, { status: 204 });
     };
-    const port = await listen(createServer(toNodeHandler(handler)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(handler)));
     const answer = await exchange(port, { method: 'PUT', path: '/a/b?c=d', headers: { 'x-repeated': ['one', 'two'] } }, (req) =>
       req.end('the body'),
     );
@@ -206,7 +187,7 @@ describe('toNodeHandler: the Request a handler gets', () => {
   it('after the handler read the body itself, the Request says it is used', async () => {
     const s = serviceSetup();
     const used: boolean[] = [];
-    const port = await listen(
+    const port = await listenOnLoopback(
       createServer(
         toNodeHandler(async (request) => {
           const response = await s.service(request);
@@ -225,7 +206,7 @@ describe('toNodeHandler: the Request a handler gets', () => {
   });
 
   it('a method the platform’s Request refuses is a 400 problem', async () => {
-    const port = await listen(createServer(toNodeHandler(() => new Response('never'))));
+    const port = await listenOnLoopback(createServer(toNodeHandler(() => new Response('never'))));
     const answer = await exchange(port, { method: 'TRACE', path: '/x' });
     expect(answer.status).toBe(400);
     expect(answer.headers['content-type']).toBe('application/problem+json; charset=utf-8');
@@ -240,7 +221,7 @@ describe('toNodeHandler: the answer', () => {
       headers.append('set-cookie', 'b=2; Path=/');
       return new Response('hi', { headers });
     };
-    const port = await listen(createServer(toNodeHandler(handler)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(handler)));
     const answer = await exchange(port, { method: 'GET', path: '/' });
     expect(answer.headers['set-cookie']).toEqual(['a=1; Path=/', 'b=2; Path=/']);
     expect([answer.headers['x-one'], answer.headers['content-length'], answer.text]).toEqual(['a', '2', 'hi']);
@@ -248,7 +229,7 @@ describe('toNodeHandler: the answer', () => {
 
   it('the handlers’ own string answers go out whole, with their length', async () => {
     const s = serviceSetup();
-    const port = await listen(createServer(toNodeHandler(s.service)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(s.service)));
     const answer = await exchange(port, { method: 'GET', path: '/healthz' });
     expect(answer.status).toBe(200);
     expect(answer.text).toBe('{"status":"ok"}');
@@ -273,7 +254,7 @@ describe('toNodeHandler: the answer', () => {
         }),
         { headers: { 'content-type': 'text/plain' } },
       );
-    const port = await listen(createServer(toNodeHandler(handler)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(handler)));
     const answer = await new Promise<{ headers: IncomingHttpHeaders; text: string }>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port, path: '/' }, (res) => {
         let text = '';
@@ -309,7 +290,7 @@ describe('toNodeHandler: the answer', () => {
           },
         }),
       );
-    const port = await listen(createServer(toNodeHandler(handler)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(handler)));
     await new Promise<void>((resolve) => {
       const req = httpRequest({ host: '127.0.0.1', port, path: '/' }, (res) => {
         res.once('data', () => {
@@ -332,7 +313,7 @@ describe('toNodeHandler: the answer', () => {
           },
         }),
       );
-    const port = await listen(createServer(toNodeHandler(handler)));
+    const port = await listenOnLoopback(createServer(toNodeHandler(handler)));
     const warned = new Promise((resolve) => process.once('warning', resolve));
     const answer = await exchange(port, { method: 'GET', path: '/' });
     expect([answer.status, answer.text]).toEqual([500, 'Internal Server Error']);

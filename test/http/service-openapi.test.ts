@@ -36,17 +36,14 @@ function documentedCodes(operation: Operation): Map<string, number> {
   return codes;
 }
 
+/** The content type a route reads: a form for introspection (RFC 7662), JSON for every other. */
+const contentTypeOf = (path: string) => (path === '/v1/introspect' ? 'application/x-www-form-urlencoded' : 'application/json');
+
 /** A valid request for each operation (with the key, where it needs one). */
 function validRequest(path: string, method: string, key: string, headers: Record<string, string> = {}): Request {
   const url = BASE + path.replace('{appId}', 'blog');
   if (method === 'get') return new Request(url, { headers });
-  if (path === '/v1/introspect') {
-    return new Request(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      body: 'token=x',
-    });
-  }
+  if (path === '/v1/introspect') return post(path, 'token=x', key, { 'content-type': contentTypeOf(path), ...headers });
   const bodies: Record<string, unknown> = {
     '/v1/request-code': { email: EMAIL },
     '/v1/verify-code': { email: EMAIL, code: '123456' },
@@ -81,14 +78,7 @@ const provoke: Record<NpUserErrorCode, (path: string, method: string) => Promise
     const s = serviceSetup();
     return call(
       s.service,
-      new Request(BASE + path, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${s.keys.blog}`,
-          'content-type': path === '/v1/introspect' ? 'application/x-www-form-urlencoded' : 'application/json',
-        },
-        body: path === '/v1/introspect' ? 'token=a&token=b' : '{"unknown": 1}',
-      }),
+      post(path, path === '/v1/introspect' ? 'token=a&token=b' : '{"unknown": 1}', s.keys.blog, { 'content-type': contentTypeOf(path) }),
     );
   },
   ERR_NPUSER_UNAUTHENTICATED: async (path, method) => call(serviceSetup().service, validRequest(path, method, apiKey().key)),
@@ -101,29 +91,11 @@ const provoke: Record<NpUserErrorCode, (path: string, method: string) => Promise
     call(serviceSetup().service, new Request(BASE + path, { method: method === 'get' ? 'POST' : 'GET' })),
   ERR_NPUSER_PAYLOAD_TOO_LARGE: async (path) => {
     const s = serviceSetup();
-    const form = path === '/v1/introspect';
-    return call(
-      s.service,
-      new Request(BASE + path, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${s.keys.blog}`,
-          'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json',
-        },
-        body: 'x'.repeat(9000),
-      }),
-    );
+    return call(s.service, post(path, 'x'.repeat(9000), s.keys.blog, { 'content-type': contentTypeOf(path) }));
   },
   ERR_NPUSER_UNSUPPORTED_MEDIA_TYPE: async (path) => {
     const s = serviceSetup();
-    return call(
-      s.service,
-      new Request(BASE + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${s.keys.blog}`, 'content-type': 'text/plain' },
-        body: 'x',
-      }),
-    );
+    return call(s.service, post(path, 'x', s.keys.blog, { 'content-type': 'text/plain' }));
   },
   ERR_NPUSER_RATE_LIMITED: async (path, method) => {
     const s = serviceSetup({ quota: { requests: 1 } });
