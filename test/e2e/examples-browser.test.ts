@@ -3,7 +3,7 @@
 // captured mail, type it, land on the protected page, reload, sign out.
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, printedCode, screenshotFailures, stepShot } from '../support/browser-app.js';
+import { freePort, guessFiveTimesThenRight, printedCode, screenshotFailures, stepShot } from '../support/browser-app.js';
 import { CHROMIUM, hasChromium, launchChromium, skipWithoutChromium } from '../support/chromium.js';
 import { DemoProcess } from '../support/demo-process.js';
 import { assertBuilt } from '../support/dist.js';
@@ -133,22 +133,9 @@ describe.skipIf(skip)('the framework examples in a real browser', () => {
       it('five wrong codes burn the code: then even the right one is refused', async () => {
         const p = page!;
         const email = 'guesser@example.com';
-        await p.goto(`${base}/`);
-        const from = app!.output.length;
-        await p.getByLabel('Email').fill(email);
-        await Promise.all([p.waitForURL(`${base}/?npuser=sent`), p.getByRole('button', { name: 'Email me a code' }).click()]);
-        const code = await printedCode(app!, email, from);
-        const wrong = code.replace(/^./, (d) => String((Number(d) + 1) % 10));
-        const messages: (string | null)[] = [];
-        for (let i = 0; i < 5; i += 1) {
-          await p.getByLabel('Code').fill(wrong);
-          await Promise.all([p.waitForURL(/npuser=error/), p.getByRole('button', { name: 'Sign in' }).click()]);
-          messages.push(await p.getByRole('alert').textContent());
-        }
-        expect(messages).toEqual([...Array<string>(4).fill(WRONG_CODE), BURNED]);
-        await p.getByLabel('Code').fill(code);
-        await Promise.all([p.waitForURL(/npuser=error/), p.getByRole('button', { name: 'Sign in' }).click()]);
-        expect(await p.getByRole('alert').textContent()).toBe(BURNED);
+        const { wrongAnswers, rightAnswer } = await guessFiveTimesThenRight(p, base, app!, email);
+        expect(wrongAnswers).toEqual([...Array<string>(4).fill(WRONG_CODE), BURNED]);
+        expect(rightAnswer).toBe(BURNED);
         expect((await context.cookies()).find((c) => c.name === 'npuser_session')).toBeUndefined();
         await stepShot(p, example.name, 'burned');
       });

@@ -1,5 +1,6 @@
 // What the browser tests of the demo and the examples share: a free port, the code a console
-// mailer printed for an address, and screenshots (of every failure; of every step on request).
+// mailer printed for an address, a run of wrong guesses on the examples' form, and screenshots
+// (of every failure; of every step on request).
 import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -62,4 +63,35 @@ export async function printedCode(app: DemoProcess, email: string, from: number)
   const [, code] = await app.waitFor(new RegExp(`│ To:\\s+${escaped}\\n│ Subject:[^\\n]*\\n│\\n│ CODE:[^\\n]*\\(type (\\d+)\\)`), from);
   if (code === undefined) throw new Error(`no code for ${email}`);
   return code;
+}
+
+/** What {@link guessFiveTimesThenRight} saw: the alert after each wrong code, then after the right one. */
+export interface GuessingRun {
+  /** Where the app's output stood before the code was requested. */
+  readonly from: number;
+  readonly wrongAnswers: readonly (string | null)[];
+  readonly rightAnswer: string | null;
+}
+
+/**
+ * On a sign-in page of `base` (the examples' shared form): request a code for
+ * `email`, type a wrong one five times, then the right one, and report the
+ * alert shown after each.
+ */
+export async function guessFiveTimesThenRight(page: Page, base: string, app: DemoProcess, email: string): Promise<GuessingRun> {
+  await page.goto(`${base}/`);
+  const from = app.output.length;
+  await page.getByLabel('Email').fill(email);
+  await Promise.all([page.waitForURL(`${base}/?npuser=sent`), page.getByRole('button', { name: 'Email me a code' }).click()]);
+  const code = await printedCode(app, email, from);
+  const wrong = code.replace(/^./, (d) => String((Number(d) + 1) % 10));
+  const wrongAnswers: (string | null)[] = [];
+  for (let i = 0; i < 5; i += 1) {
+    await page.getByLabel('Code').fill(wrong);
+    await Promise.all([page.waitForURL(/npuser=error/), page.getByRole('button', { name: 'Sign in' }).click()]);
+    wrongAnswers.push(await page.getByRole('alert').textContent());
+  }
+  await page.getByLabel('Code').fill(code);
+  await Promise.all([page.waitForURL(/npuser=error/), page.getByRole('button', { name: 'Sign in' }).click()]);
+  return { from, wrongAnswers, rightAnswer: await page.getByRole('alert').textContent() };
 }
