@@ -108,7 +108,8 @@ const SWEEP_INTERVAL_MS = 1000;
 // itself holds wider characters. A pending code then takes about 210 bytes.
 // Keys of any other shape are kept whole, one group each, in a second Map.
 // A transaction decodes each group it touches once, works on the decoded
-// records, and encodes and stores the groups it wrote once, at the end.
+// records, and encodes and stores the groups it wrote once, at the end. The
+// group it ended on stays decoded, for the next transaction on the same tag.
 // ---------------------------------------------------------------------------
 
 // Kinds npuser writes, so a key's kind is one char; those ending in ':' are
@@ -352,6 +353,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
   // Records in all groups, expired ones included until a write or a sweep removes them.
   let held = 0;
   let lastSweep = Number.NEGATIVE_INFINITY;
+  let sweeps = 0;
   const view: RecordView = { kindEnd: 0, expiresAt: 0, valueStart: 0, end: 0 };
 
   function clock(): number {
@@ -460,6 +462,8 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
 
   function sweep(at: number): void {
     lastSweep = at;
+    sweeps += 1;
+    recent = undefined;
     const none = new Map<string, Staged>();
     for (const groups of [tagged, plain]) {
       for (const [key, group] of groups) {
@@ -509,20 +513,37 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     return records;
   }
 
-  /** Sets `group.text` to the group's records without the expired and deleted ones, and `group.kept` to their number. */
+  /**
+   * Sets `group.text` to the group's records without the expired and deleted
+   * ones, and `group.kept` to their number. `group.records` keeps only those,
+   * each then read from the new text as `decode` would read it.
+   */
   function encode(group: Touched, at: number): void {
     const parts: string[] = [];
+    const { records } = group;
     let kept = 0;
-    for (const { kind, expiresAt, value, encoded } of group.records) {
+    for (const record of records) {
+      const { kind, expiresAt, value, encoded } = record;
       if (value === undefined || !isLive(expiresAt, at)) continue;
       // A record the transaction did not write is copied as it was encoded.
       if (encoded !== undefined) parts.push(encoded);
-      else parts.push(kind, encodeExpiry(expiresAt), varint(value.length), value);
-      kept += 1;
+      else parts.push(kind + encodeExpiry(expiresAt) + varint(value.length) + value);
+      records[kept++] = record;
     }
+    records.length = kept;
     // join builds one new flat string from two parts or more, so nothing of the old group or the caller's
     // values is kept; one part would be returned as it is (a slice of the old group): copied instead.
-    group.text = parts.length === 1 ? flatCopy(parts[0] ?? '') : parts.join('');
+    const text = parts.length === 1 ? flatCopy(parts[0] ?? '') : parts.join('');
+    // The records as slices of the new text: what the next transaction on the group starts from.
+    let pos = 0;
+    for (let index = 0; index < kept; index += 1) {
+      const record = records[index] as Rec;
+      const end = pos + (parts[index] as string).length;
+      record.value = text.slice(end - (record.value as string).length, end);
+      record.encoded = text.slice(pos, end);
+      pos = end;
+    }
+    group.text = text;
     group.kept = kept;
   }
 
@@ -562,11 +583,23 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     }
   }
 
+  // The records of the group the last transaction ended on, as the Map holds them now: the next transaction
+  // on the same group (a sign-in's second and third, a renewal's reads) starts from them instead of decoding
+  // the string again. Taken by the transaction that uses them, set again only once its commit has succeeded,
+  // and dropped by anything else that rewrites groups (a sweep, the testing hook), so never stale.
+  let recent: { readonly groups: Map<string, string>; readonly key: string; readonly records: Rec[] } | undefined;
+
   /** The decoded group of `where` among `touched`, decoded now if it is the first step to touch it. */
   function touch(touched: Touched[], where: Place): Touched {
     for (const group of touched) if (group.groups === where.groups && group.key === where.group) return group;
-    const text = where.groups.get(where.group);
-    const records = text === undefined ? [] : decode(text);
+    let records: Rec[];
+    if (recent !== undefined && recent.groups === where.groups && recent.key === where.group) {
+      records = recent.records;
+      recent = undefined;
+    } else {
+      const text = where.groups.get(where.group);
+      records = text === undefined ? [] : decode(text);
+    }
     const group: Touched = { groups: where.groups, key: where.group, records, before: records.length, dirty: false, text: '', kept: 0 };
     touched.push(group);
     return group;
@@ -596,11 +629,11 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     const at = clock();
     const touched: Touched[] = [];
     const results: StoreStepResult[] = [];
+    let group: Touched | undefined;
     for (const step of steps) {
       const where = place(step.key, stepPlace);
       // The keys of one transaction nearly always share one group: the last step's, found without a search.
-      const last = touched[touched.length - 1];
-      const group = last !== undefined && last.groups === where.groups && last.key === where.group ? last : touch(touched, where);
+      group = group !== undefined && group.groups === where.groups && group.key === where.group ? group : touch(touched, where);
       let record: Rec | undefined;
       if (group.records.length > 0) {
         const kind = kindOf(where);
@@ -650,7 +683,13 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
       results.push(result);
       if (stops(WHO, step, result)) break;
     }
+    const sweepsBefore = sweeps;
     commit(touched, at);
+    // The last step's group is kept decoded: its records are what the Map now holds, unless a sweep
+    // rewrote the group under a transaction that did not write it.
+    if (group !== undefined && (group.dirty || sweeps === sweepsBefore)) {
+      recent = { groups: group.groups, key: group.key, records: group.records };
+    }
     return results;
   }
 
@@ -737,6 +776,7 @@ export function memoryCodeStore(options: MemoryCodeStoreOptions = {}): MemoryCod
     const entry = lookup(where, at);
     const group = where.groups.get(where.group);
     if (entry === undefined || group === undefined) return false;
+    recent = undefined;
     // At the clock's -Infinity nothing finite has expired: the group is rewritten as it was, but for this entry.
     const change: Staged = { place: where, value: entry.value, expiresAt: Number.POSITIVE_INFINITY };
     const [next, records] = rebuild(group, new Map([[kindOf(where), change]]), Number.NEGATIVE_INFINITY);

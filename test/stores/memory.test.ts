@@ -124,6 +124,33 @@ describe('memoryCodeStore: size, reads and sweeps', () => {
     expect(store.size).toBe(1);
   });
 
+  it.each([
+    ['a transaction refused after its sweep', [['p1'], ['p2'], ['p3']], false],
+    ['a transaction that read the group after writing elsewhere, and swept', [['p1'], ['p2'], ['hourly']], true],
+  ])('a group kept decoded between transactions is counted as a sweep left it: %s', async (_, keys, fits) => {
+    const clock = testClock();
+    const store = memoryCodeStore({ maxEntries: 3, now: clock.now });
+    const tag = Buffer.alloc(32, 9);
+    await store.transact([
+      { op: 'set', key: npuserKey(tag, 'code'), value: 'v', ttlMs: 1000 },
+      { op: 'set', key: npuserKey(tag, 'hourly'), value: '1', ttlMs: 60_000 },
+    ]);
+    clock.advance(2000);
+    // Read only: the group, with its expired code, is what the next transaction on it starts from.
+    await store.transact([{ op: 'get', key: npuserKey(tag, 'hourly') }]);
+    // Full: a sweep removes the expired code.
+    const steps: StoreStep[] = keys.map(([key = '']) =>
+      key === 'hourly' ? { op: 'get', key: npuserKey(tag, key) } : { op: 'set', key, value: '1', ttlMs: 60_000 },
+    );
+    if (fits) await store.transact(steps);
+    else await expect(store.transact(steps)).rejects.toThrow(/full/);
+    const held = store.size;
+    expect(held).toBe(store.entries().length);
+    // One more entry of the group is one more held, not one fewer or the same.
+    await store.transact([{ op: 'increment', key: npuserKey(tag, 'attempts'), ttlMs: 60_000 }]).catch(() => undefined);
+    expect(store.size).toBe(store.entries().length);
+  });
+
   it('a full store sweeps at most once a second: an entry that expired since the last sweep waits for the next', async () => {
     const clock = testClock();
     const store = memoryCodeStore({ maxEntries: 2, now: clock.now });
