@@ -195,7 +195,7 @@ export const DEFAULTS = Object.freeze({
   codeLength: 6,
   /** How long a code works, in seconds. */
   codeTtlSeconds: 600,
-  /** Wrong tries one code survives before it is burned. */
+  /** Tries per code sent; the last, if wrong, burns the code. */
   maxAttempts: 5,
   /** Failures per address across re-issued codes before a 24 h lock. */
   maxFailuresPerDay: 100,
