@@ -139,14 +139,16 @@ export interface NpUserOptions {
   includeEmail?: boolean | undefined;
   /**
    * Adds the app's own claims to each token. It cannot replace a registered
-   * claim (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `email`): naming one is a `TypeError`.
+   * claim (`iss`, `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`, `auth_time`,
+   * `email`, `email_verified`): naming one is a `TypeError`.
    * @default undefined (no app claims)
    */
   tokenClaims?: ((context: TokenClaimsContext) => Record<string, unknown> | Promise<Record<string, unknown>>) | undefined;
   /**
-   * Check the revocation list (`revokeToken`) in `validateToken`: one store
-   * read per validation. Turn it off for purely stateless validation; then
-   * `revokeToken` is refused with a `TypeError`.
+   * Check the revocation list (`revokeToken`, `revokeSubject`) in
+   * `validateToken`: one store read per validation. Turn it off for purely
+   * stateless validation; then `revokeToken` and `revokeSubject` (sign out
+   * everywhere) are refused with a `TypeError`.
    * @default true
    */
   checkRevocation?: boolean | undefined;
@@ -195,7 +197,7 @@ export const DEFAULTS = Object.freeze({
   codeLength: 6,
   /** How long a code works, in seconds. */
   codeTtlSeconds: 600,
-  /** Wrong tries one code survives before it is burned. */
+  /** Tries per code sent; the last, if wrong, burns the code. */
   maxAttempts: 5,
   /** Failures per address across re-issued codes before a 24 h lock. */
   maxFailuresPerDay: 100,

@@ -1,5 +1,6 @@
 import { NP_USER_ERROR_CODES, NpUserError, type NpUserErrorCode, isNpUserError } from '../errors.js';
 import { booleanOption, functionOption, optionError, optionsObject } from '../lib/checks.js';
+import { canonicalEmail } from '../lib/email.js';
 import type { NpUserApi, RefreshTokenResult, TokenClaims } from '../types.js';
 import { fields, readBody } from './body.js';
 import { clientKeyOf, connectionAddress, forwardedAddress } from './client-address.js';
@@ -536,7 +537,7 @@ export function createSignInHandler(np: SignInBackend, options?: SignInHandlerOp
       if (!x.form || !isNpUserError(err)) throw err;
       // A refused resend keeps the code form for the address whose code may still work;
       // a refused new address leaves that form, so the page does not show the old address.
-      const sameAddress = pending !== undefined && pending.email === address.trim().toLowerCase();
+      const sameAddress = pending !== undefined && pending.email === canonicalOrUndefined(address);
       return failure(x, err, pending === undefined || sameAddress ? [] : [clearCookie(pendingName, x.secure)]);
     }
   };
@@ -703,6 +704,15 @@ function parsePending(value: string | undefined): Pending | undefined {
   // Shown on a page and passed to verifyCode: an address's shape, nothing that could be markup or two addresses.
   if (email.length > 254 || !/^[^\s@"<>()[\]\\,;]+@[^\s@"<>()[\]\\,;]+$/.test(email)) return undefined;
   return { email, sentAt: Number(match[2]) * 1000, expiresAt: Number(match[3]) * 1000 };
+}
+
+/** The address as npuser keys it (punycode domain included), or undefined for one it refuses. */
+function canonicalOrUndefined(address: string): string | undefined {
+  try {
+    return canonicalEmail(address);
+  } catch {
+    return undefined;
+  }
 }
 
 function required(value: string | undefined): string {

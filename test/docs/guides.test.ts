@@ -1,6 +1,6 @@
 // docs/errors.md has one heading per error code, where each problem's `type` links, with the
 // status the HTTP layer answers; and the guides' links between themselves lead somewhere.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NP_USER_ERROR_CODES } from 'npuser';
@@ -35,17 +35,15 @@ describe('docs/errors.md', () => {
 });
 
 describe('the guides', () => {
-  const guides = [
-    'getting-started',
-    'choosing-settings',
-    'sessions',
-    'sign-in-routes',
-    'behind-a-proxy',
-    'testing-your-app',
-    'migrating-from-the-service-api',
-    'errors',
-    'security-model',
-  ];
+  // Every guide in docs/, so a new one is checked without being listed here.
+  const guides = readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => name.slice(0, -'.md'.length))
+    .sort();
+
+  it('finds every guide', () => {
+    expect(guides).toEqual(expect.arrayContaining(['getting-started', 'errors', 'security-model', 'service', 'scaling-with-redis']));
+  });
 
   it.each(guides)('docs/%s.md: every relative link leads to a file, and every #anchor to a heading', (guide) => {
     const file = join(ROOT, 'docs', `${guide}.md`);

@@ -106,6 +106,22 @@ describe('POST {basePath}/code', () => {
     expect(json.headers.get('retry-after')).toBe('40');
     expect(await problemOf(json)).toMatchObject({ code: 'ERR_NPUSER_RATE_LIMITED', retryAfterSeconds: 40 });
   });
+
+  it('a refused resend to an internationalised domain keeps the pending sign-in: the address is compared canonical', async () => {
+    const h = handlerSetup();
+    const sent = await h.signIn.fetch(post('/auth/code', { email: 'User@Bücher.example' }, { form: true }), CONNECTION);
+    expect(setCookies(sent).get('npuser_session_pending')?.value).toContain(encodeURIComponent('user@xn--bcher-kva.example'));
+    h.clock.advance(15_000);
+    const again = await h.signIn.fetch(
+      post('/auth/code', { email: ' user@bücher.example' }, { form: true, headers: { cookie: cookieHeader(sent) } }),
+      CONNECTION,
+    );
+    expect(again.status).toBe(303);
+    expect(new URL(again.headers.get('location')!, SITE).searchParams.get('code')).toBe('ERR_NPUSER_RATE_LIMITED');
+    expect(again.headers.getSetCookie()).toEqual([]);
+    const state = h.signIn.getPageState(get(again.headers.get('location')!, { cookie: cookieHeader(sent) }));
+    expect(state).toMatchObject({ step: 'code', email: 'user@xn--bcher-kva.example' });
+  });
 });
 
 describe('POST {basePath}/verify', () => {

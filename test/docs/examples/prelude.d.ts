@@ -38,6 +38,8 @@ interface DocCookieOptions {
 interface DocResponse extends ServerResponse {
   status(code: number): this;
   set(name: string, value: string): this;
+  /** Adds a header value, keeping those already set (another cookie). */
+  append(name: string, value: string | string[]): this;
   send(body?: string): this;
   json(body: unknown): this;
   cookie(name: string, value: string, options?: DocCookieOptions): this;
