@@ -111,8 +111,8 @@ function script(purpose: string, source: string): LuaScript {
 //
 // An increment of an existing counter is written back with KEEPTTL: its
 // expiry stays exactly as it was created. A counter is "new" when `read`
-// finds nothing, not when INCR would return 1: npuser may pre-create a
-// counter at "0" with its own TTL, and that TTL must stay.
+// finds nothing, not when INCR would return 1: a counter another writer
+// created at "0" with its own TTL keeps that TTL.
 const PRELUDE = `local staged = {}
 local function read(k)
   local s = staged[k]
