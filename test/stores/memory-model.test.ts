@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { memoryCodeStore, type StoreStep } from 'npuser';
+import { memoryCodeStore, type StoreStep, type StoreStepResult } from 'npuser';
 import { removeExpiryForTesting } from '../../src/stores/memory.js';
 
 // The memory store against a model of the CodeStore contract written as plainly as possible: a Map of
