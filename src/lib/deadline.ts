@@ -153,10 +153,17 @@ export class Deadlines {
    */
   run<T>(call: (options: { readonly signal: AbortSignal }) => T | PromiseLike<T>, onTimeout: () => Error): Promise<T> {
     const options = new LazySignal();
-    // The executor turns a synchronous throw into a rejection, and adopts a promise `call` returns.
-    const work = new Promise<T>((resolve) => {
-      resolve(call(options));
-    });
+    let work: Promise<T>;
+    try {
+      // Promise.resolve hands back a native promise as it is: no job to adopt it, as `new Promise` would need.
+      work = Promise.resolve(call(options));
+    } catch (err: unknown) {
+      // Whatever `call` threw is passed on as it is, as a rejection.
+      work = new Promise<T>((_, rejectWith) => {
+        const reject: (reason: unknown) => void = rejectWith;
+        reject(err);
+      });
+    }
     return this.bound(work, () => {
       options.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
       return onTimeout();

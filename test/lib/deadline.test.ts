@@ -35,6 +35,24 @@ describe('Deadlines.run', () => {
     ).toBe(failure);
   });
 
+  it('a hostile answer is a rejection too: a thenable whose then throws, a promise whose constructor getter throws', async () => {
+    const deadlines = new Deadlines(TIMEOUT_MS);
+    const failure = new Error('hostile');
+    const thenable = {
+      get then(): never {
+        throw failure;
+      },
+    };
+    expect(await caught(deadlines.run(() => thenable, timedOut))).toBe(failure);
+    const promise = Promise.resolve('sent');
+    void Object.defineProperty(promise, 'constructor', {
+      get(): never {
+        throw failure;
+      },
+    });
+    expect(await caught(deadlines.run(() => promise, timedOut))).toBe(failure);
+  });
+
   it('a call that hangs rejects with onTimeout() once the timeout has passed, and its signal fires with a TimeoutError', async () => {
     const deadlines = new Deadlines(TIMEOUT_MS);
     let signal: AbortSignal | undefined;
