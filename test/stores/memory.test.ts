@@ -1,10 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { isNpUserError, memoryCodeStore, type StoreStep } from 'npuser';
+import { isNpUserError, memoryCodeStore, type MemoryCodeStore, type StoreStep } from 'npuser';
 import { removeExpiryForTesting } from '../../src/stores/memory.js';
 import { EMAIL, requestAndRead, setup, testClock, wrongCode } from '../support/helpers.js';
 import { DIST, assertBuilt } from '../support/dist.js';
+
+/** The keys of the store's live entries, sorted. */
+const liveKeys = (store: MemoryCodeStore) =>
+  store
+    .entries()
+    .map((e) => e.key)
+    .sort();
 
 describe('memoryCodeStore capacity', () => {
   it('refuses new entries when full instead of evicting live ones', async () => {
@@ -18,12 +25,7 @@ describe('memoryCodeStore capacity', () => {
     // Existing keys can still be replaced and counted.
     await store.set('a', 'again', 1000);
     expect((await store.increment('b', 1000)).count).toBe(2);
-    expect(
-      store
-        .entries()
-        .map((e) => e.key)
-        .sort(),
-    ).toEqual(['a', 'b', 'c']);
+    expect(liveKeys(store)).toEqual(['a', 'b', 'c']);
   });
 
   it('makes room once entries have expired', async () => {
@@ -33,12 +35,7 @@ describe('memoryCodeStore capacity', () => {
     await store.set('b', '2', 5000);
     clock.advance(1000);
     await store.set('c', '3', 1000);
-    expect(
-      store
-        .entries()
-        .map((e) => e.key)
-        .sort(),
-    ).toEqual(['b', 'c']);
+    expect(liveKeys(store)).toEqual(['b', 'c']);
   });
 
   it('a flood of new addresses cannot evict a victim’s live code or failure counter', async () => {
@@ -162,12 +159,7 @@ describe('memoryCodeStore: size, reads and sweeps', () => {
     expect(store.size).toBe(2);
     clock.advance(800);
     await store.set('third', '3', 60_000);
-    expect(
-      store
-        .entries()
-        .map((e) => e.key)
-        .sort(),
-    ).toEqual(['long', 'third']);
+    expect(liveKeys(store)).toEqual(['long', 'third']);
   });
 
   it('keys and values of every shape read back exactly, through the compact encoding', async () => {
@@ -268,12 +260,7 @@ describe('memoryCodeStore: transact', () => {
         { op: 'set', key: 'd', value: '4', ttlMs: 60_000 },
       ]),
     ).rejects.toThrow(/full/);
-    expect(
-      store
-        .entries()
-        .map((e) => e.key)
-        .sort(),
-    ).toEqual(['a', 'b']);
+    expect(liveKeys(store)).toEqual(['a', 'b']);
     // Deleting one and adding one, or rewriting, needs no room.
     await store.transact([
       { op: 'set', key: 'c', value: '3', ttlMs: 60_000 },
