@@ -4,9 +4,9 @@
 // the heap per pending code at 10^5 and 10^6 (bench/memory.js), Redis
 // (bench/redis.js, skipped without a Redis on 127.0.0.1), the sign-in beside
 // a popular peer's (bench/peer.js) and the HTTP layer (bench/http.js, when it
-// exists). Prints each part's JSON lines as they come,
-// then one table: each npuser figure as its ratio to its baseline, measured in
-// the same run, and npuser's performance targets. bench/README.md explains every figure.
+// exists). Prints each part's JSON lines as they come, then one table: each
+// npuser figure as its ratio to its baseline, measured in the same run, and
+// npuser's performance targets. bench/README.md explains every figure.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
