@@ -113,6 +113,9 @@ ratio('requestCode', 'its primitives', sumOf(PRIMITIVES.requestCode));
 ratio('verifyCode', 'its primitives', sumOf(PRIMITIVES.verifyCode));
 ratio('requestCode + verifyCode', 'its primitives (store steps as Map set/get)', sumOf(FLOW), ['≥', 0.5]);
 ratio('requestCode + verifyCode', 'its primitives (store steps as the memory store runs them)', sumOf(FLOW_WITH_STORE), ['≥', 0.5]);
+// How near the least a sign-in does (bench/minimal.js) comes to the same primitives, and npuser to it: no targets.
+ratio('minimal sign-in', 'its primitives (store steps as Map set/get)', sumOf(FLOW));
+ratio('requestCode + verifyCode', 'minimal sign-in', 1 / cost('minimal sign-in'));
 // The peer is measured in its own process, beside a sign-in of npuser's in the same rounds (bench/peer.js).
 const PEER = 'peer: email-OTP send + sign-in';
 ratio('requestCode + verifyCode, beside the peer', PEER, 1 / cost(PEER), ['≥', 10]);

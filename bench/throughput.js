@@ -8,6 +8,7 @@ import { jwtVerify } from 'jose';
 import { NpUser, memoryCodeStore } from 'npuser';
 import { deriveSigningKey } from './derive-signing-key.js';
 import { asyncRound, codeListMailer, measure, printLine, shuffled, syncRound } from './lib.js';
+import { minimalSignIn } from './minimal.js';
 import { baselineVerifier, randomSubject, signWith, tokenMinter } from './tokens.js';
 
 const SECRET = 'benchmark secret, at least thirty-two bytes';
@@ -235,6 +236,22 @@ for (const alg of /** @type {Algorithm[]} */ (['HS256', 'EdDSA', 'ES256'])) {
       const email = `flow${i}@example.com`;
       await flowing.requestCode(email);
       await flowing.verifyCode(email, /** @type {string} */ (mailer.codes.at(-1)));
+    }),
+  });
+
+  // The same work with none of npuser's checks (bench/minimal.js): the yardstick for the sign-in above.
+  /** @type {string} */
+  let minimalCode = '';
+  const minimal = minimalSignIn((code) => {
+    minimalCode = code;
+    return Promise.resolve();
+  });
+  figures.push({
+    name: 'minimal sign-in',
+    round: asyncRound(async (i) => {
+      const email = `minimal${i}@example.com`;
+      await minimal.requestCode(email);
+      await minimal.verifyCode(email, minimalCode);
     }),
   });
 }
