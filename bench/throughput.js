@@ -1,8 +1,9 @@
 // @ts-check
 // The in-process figures of `npm run bench` (run by bench/run.js with
-// --expose-gc): the primitives, node:crypto and jose baselines, and npuser's
-// calls on the memory store with a mailer that only keeps the code. One JSON
-// line per figure on stdout. Every loop is bounded; nothing leaves the process.
+// --expose-gc): the primitives, node:crypto and jose baselines, npuser's calls
+// on the memory store with a mailer that only keeps the code, and the least a
+// sign-in does (bench/minimal.js). One JSON line per figure on stdout. Every
+// loop is bounded; nothing leaves the process.
 import { generateKeyPairSync, randomBytes, randomInt, createHmac } from 'node:crypto';
 import { jwtVerify } from 'jose';
 import { NpUser, memoryCodeStore } from 'npuser';
